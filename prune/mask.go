@@ -349,32 +349,11 @@ func (m *Mask) ApplyTo(t *tensor.Dense) error {
 }
 
 func applyMask(m *Mask, t *tensor.Dense) {
-	switch d := t.Data().(type) {
-	case []float32:
-		applyBits(m.bits, d[:m.n])
-	case []float64:
-		applyBits(m.bits, d[:m.n])
-	}
-}
-
-func applyBits[T float32 | float64](words []uint64, d []T) {
-	for w, word := range words {
-		if word == ^uint64(0) {
-			continue
-		}
-		lo := w * 64
-		hi := min(lo+64, len(d))
-		seg := d[lo:hi]
-		if word == 0 {
-			clear(seg)
-			continue
-		}
-		for z := ^word; z != 0; z &= z - 1 {
-			j := bits.TrailingZeros64(z)
-			if j >= len(seg) {
-				break
-			}
-			seg[j] = 0
-		}
+	// Float32s and Float64s, unlike Data, give a slice for scalars too.
+	switch t.Dtype() {
+	case tensor.Float32:
+		applyBits(m.bits, t.Float32s()[:m.n])
+	case tensor.Float64:
+		applyBits(m.bits, t.Float64s()[:m.n])
 	}
 }

@@ -129,19 +129,28 @@ func validateParams(params []Param, needGrad bool) error {
 
 // checkFinite returns an error naming p when its Value holds NaN or Inf.
 func checkFinite(p Param) error {
-	switch v := p.Value.Data().(type) {
-	case []float32:
-		for i, x := range v {
+	if isFloat32(p.Value) {
+		for i, x := range data32(p.Value) {
 			if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
 				return fmt.Errorf("prune: param %q: weight %d is %v", p.Name, i, x)
 			}
 		}
-	case []float64:
-		for i, x := range v {
-			if math.IsNaN(x) || math.IsInf(x, 0) {
-				return fmt.Errorf("prune: param %q: weight %d is %v", p.Name, i, x)
-			}
+		return nil
+	}
+	for i, x := range data64(p.Value) {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return fmt.Errorf("prune: param %q: weight %d is %v", p.Name, i, x)
 		}
 	}
 	return nil
 }
+
+// isFloat32 reports whether t holds float32 (else, once validated, float64).
+func isFloat32(t *tensor.Dense) bool { return t.Dtype() == tensor.Float32 }
+
+// data32 returns the elements of a float32 tensor, in row-major order. It
+// works for scalars too, whose Data() is not a slice.
+func data32(t *tensor.Dense) []float32 { return t.Float32s()[:t.Shape().TotalSize()] }
+
+// data64 returns the elements of a float64 tensor, in row-major order.
+func data64(t *tensor.Dense) []float64 { return t.Float64s()[:t.Shape().TotalSize()] }

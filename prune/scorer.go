@@ -62,15 +62,14 @@ func absScores(p Param, dst []float64) error {
 	if len(dst) != p.Size() {
 		return fmt.Errorf("prune: param %q: %d scores for %d elements", p.Name, len(dst), p.Size())
 	}
-	switch v := p.Value.Data().(type) {
-	case []float32:
-		for i, x := range v[:len(dst)] {
+	if isFloat32(p.Value) {
+		for i, x := range data32(p.Value) {
 			dst[i] = math.Abs(float64(x))
 		}
-	case []float64:
-		for i, x := range v[:len(dst)] {
-			dst[i] = math.Abs(x)
-		}
+		return nil
+	}
+	for i, x := range data64(p.Value) {
+		dst[i] = math.Abs(x)
 	}
 	return nil
 }
@@ -83,17 +82,16 @@ func (Taylor) Score(p Param, dst []float64) error {
 	if len(dst) != p.Size() {
 		return fmt.Errorf("prune: param %q: %d scores for %d elements", p.Name, len(dst), p.Size())
 	}
-	switch v := p.Value.Data().(type) {
-	case []float32:
-		g := p.Grad.Data().([]float32)
+	if isFloat32(p.Value) {
+		v, g := data32(p.Value), data32(p.Grad)
 		for i := range dst {
 			dst[i] = math.Abs(float64(v[i]) * float64(g[i]))
 		}
-	case []float64:
-		g := p.Grad.Data().([]float64)
-		for i := range dst {
-			dst[i] = math.Abs(v[i] * g[i])
-		}
+		return nil
+	}
+	v, g := data64(p.Value), data64(p.Grad)
+	for i := range dst {
+		dst[i] = math.Abs(v[i] * g[i])
 	}
 	return nil
 }

@@ -1,0 +1,245 @@
+// Command lottery runs a lottery-ticket experiment (Frankle & Carbin 2019):
+// it trains a dense network, prunes it level after level, rewinds the
+// surviving weights and retrains them, with the reinit and random-mask
+// controls, over several trials. It prints a line per finished training and
+// a table of test accuracy per level and arm, and writes results.csv,
+// results.json, summary.csv and the accuracy-versus-sparsity plot
+// (accuracy.png, accuracy.svg) into the output folder.
+//
+// With no flags it runs LeNet-300-100 on the embedded digits data set into
+// ./lottery-out in a few minutes. Running the same command again resumes
+// where it stopped; a finished level is never recomputed.
+//
+// Usage:
+//
+//	go run ./examples/lottery [flags]
+//
+// See README.md in this folder for the flags, the Fashion-MNIST protocol of
+// the paper, and running a sweep as a Kubernetes Indexed Job or a Slurm job
+// array with -shard.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/shearsml/shears/lottery"
+	"github.com/shearsml/shears/metrics"
+	"gonum.org/v1/plot/vg"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// defaults is the experiment of a run without flags: LeNet-300-100 on the
+// digits, the paper's settings (Adam 1.2e-3, batch 60, 20% of each hidden
+// layer and 10% of the output layer a level, rewinding to initialisation),
+// shortened to run in a few minutes on two cores.
+func defaults() lottery.Experiment {
+	return lottery.Experiment{
+		Model:    "lenet300100",
+		Data:     lottery.Data{Source: "digits"},
+		Train:    lottery.Training{Iterations: 800, EvalEvery: 100},
+		Levels:   12,
+		Trials:   3,
+		Controls: []string{lottery.ArmReinit, lottery.ArmRandom},
+	}
+}
+
+// quick is the experiment of -quick, for CI: seconds, not minutes.
+func quick(e lottery.Experiment) lottery.Experiment {
+	e.Train.Iterations, e.Train.EvalEvery = 50, 25
+	e.Levels, e.Trials = 2, 1
+	return e
+}
+
+const usageText = `Usage: lottery [flags]
+
+Runs a lottery-ticket experiment and writes its results into the output
+folder (-out). Running it again resumes; a finished level is never recomputed.
+
+Flags:
+`
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("lottery", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usageText)
+		fs.PrintDefaults()
+	}
+	var (
+		data       = fs.String("data", "digits", "data: `digits` (embedded) or a folder of MNIST-format IDX files")
+		out        = fs.String("out", "lottery-out", "output `folder`")
+		model      = fs.String("model", "lenet300100", "model: lenet300100, mlp:H1,H2,..., lenet5, conv2, conv4, conv6")
+		initName   = fs.String("init", "", "initialiser of the weights: glorot_normal, glorot_uniform, kaiming_normal (default: the model's, Glorot normal)")
+		levels     = fs.Int("levels", 12, "pruning `levels` after the dense level 0")
+		trials     = fs.Int("trials", 3, "number of `trials` (seeds)")
+		iterations = fs.Int("iterations", 800, "training `steps` per level")
+		evalEvery  = fs.Int("eval-every", 100, "evaluate every `N` steps")
+		val        = fs.Int("val", 0, "training examples held out for early stopping (0: 300 for digits, 5000 for a folder)")
+		rewind     = fs.String("rewind", "init", "rewinding: `init`, K (an iteration), lr or finetune")
+		controls   = fs.String("controls", "reinit,random", "control arms: reinit, random, both (comma-separated) or none")
+		seed       = fs.Uint64("seed", 0, "experiment `seed`")
+		workers    = fs.Int("workers", 0, "trainings at once (0: one per CPU)")
+		config     = fs.String("config", "", "experiment description `file` (JSON); flags given explicitly override it")
+		shard      = fs.String("shard", "", "run shard `i/n` of the trials (trial t when t mod n = i)")
+		merge      = fs.String("merge", "", "merge the shard `folders` (comma-separated) into -out instead of running")
+		quickMode  = fs.Bool("quick", false, "a tiny run for CI: 2 levels, 1 trial, 50 steps")
+		noPlot     = fs.Bool("no-plot", false, "do not draw accuracy.png and accuracy.svg")
+	)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "lottery: unexpected argument %q\n", fs.Arg(0))
+		fs.Usage()
+		return 2
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	bad := func(err error) int {
+		fmt.Fprintln(stderr, err)
+		fs.Usage()
+		return 2
+	}
+
+	if *merge != "" {
+		res, err := lottery.Merge(*out, strings.Split(*merge, ",")...)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		return report(res, *noPlot, stdout, stderr)
+	}
+
+	exp := defaults()
+	if *config != "" {
+		e, err := lottery.ReadExperiment(*config)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		exp = e
+	}
+	if *quickMode {
+		exp = quick(exp)
+	}
+	// Flags given explicitly override the description (the flags' defaults
+	// are those of defaults()).
+	use := func(name string) bool { return set[name] }
+	if use("data") {
+		exp.Data.Source = *data
+	}
+	if use("val") {
+		exp.Data.Val = *val
+	}
+	if use("model") {
+		exp.Model = *model
+	}
+	if use("init") {
+		exp.Init = *initName
+	}
+	if use("levels") {
+		exp.Levels = *levels
+	}
+	if use("trials") {
+		exp.Trials = *trials
+	}
+	if use("iterations") {
+		exp.Train.Iterations = *iterations
+	}
+	if use("eval-every") {
+		exp.Train.EvalEvery = *evalEvery
+	}
+	if use("seed") {
+		exp.Seed = *seed
+	}
+	if use("workers") {
+		exp.Workers = *workers
+	}
+	if use("rewind") {
+		r, err := lottery.ParseRewind(*rewind)
+		if err != nil {
+			return bad(err)
+		}
+		r.FinetuneLR = exp.Rewind.FinetuneLR
+		if r.To != lottery.RewindFinetune {
+			r.FinetuneLR = 0
+		}
+		exp.Rewind = r
+	}
+	if use("controls") {
+		c, err := lottery.ParseControls(*controls)
+		if err != nil {
+			return bad(err)
+		}
+		exp.Controls = c
+	}
+	sh, err := lottery.ParseShard(*shard)
+	if err != nil {
+		return bad(err)
+	}
+	if err := exp.Validate(); err != nil {
+		return bad(err)
+	}
+
+	start := time.Now()
+	res, err := lottery.Run(ctx, *out, exp, lottery.Options{Shard: sh, Log: stdout, Progress: stderr})
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		if ctx.Err() != nil {
+			fmt.Fprintln(stderr, "lottery: stopped; run the same command again to resume")
+			return 130
+		}
+		return 1
+	}
+	fmt.Fprintf(stdout, "\nfinished in %s\n", time.Since(start).Round(100*time.Millisecond))
+	return report(res, *noPlot, stdout, stderr)
+}
+
+// report prints the table and writes the plots.
+func report(res *lottery.Results, noPlot bool, stdout, stderr io.Writer) int {
+	trials := map[int]bool{}
+	for _, r := range res.Rows {
+		trials[r.Trial] = true
+	}
+	fmt.Fprintf(stdout, "\ntest accuracy (%%) at the end of training per level and arm, mean [min, max] over %d trial(s); experiment %s\n\n",
+		len(trials), res.Hash)
+	if err := res.WriteTable(stdout); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	files := []string{"results.csv", "results.json", "summary.csv"}
+	if !noPlot {
+		p, err := metrics.AccuracyVsSparsity(res.Rows, metrics.Title(fmt.Sprintf("%s on %s", res.Experiment.Model, filepath.Base(res.Experiment.Data.Source))))
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		for _, name := range []string{"accuracy.png", "accuracy.svg"} {
+			if err := metrics.Save(p, 16*vg.Centimeter, 10*vg.Centimeter, filepath.Join(res.Dir, name)); err != nil {
+				fmt.Fprintln(stderr, err)
+				return 1
+			}
+			files = append(files, name)
+		}
+	}
+	fmt.Fprintf(stdout, "\nwrote %s into %s\n", strings.Join(files, ", "), res.Dir)
+	return 0
+}

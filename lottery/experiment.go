@@ -1,0 +1,649 @@
+package lottery
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Arms of an experiment: the ticket and its two controls.
+const (
+	// ArmTicket is the winning ticket: the pruned network, rewound and
+	// retrained. Only the ticket feeds the next level.
+	ArmTicket = "ticket"
+	// ArmReinit is the control with the ticket's mask and a fresh random
+	// initialisation (Frankle & Carbin 2019, "random reinitialization").
+	ArmReinit = "reinit"
+	// ArmRandom is the control with a random mask of the ticket's per-layer
+	// sparsity and the ticket's starting weights ("random pruning").
+	ArmRandom = "random"
+)
+
+// Rewinding modes, the values of Rewind.To.
+const (
+	// RewindInit rewinds the surviving weights to their values at
+	// initialisation (Frankle & Carbin 2019).
+	RewindInit = "init"
+	// RewindIteration rewinds them to their values after Rewind.Iteration
+	// steps of the dense training and resumes the schedule there (Frankle et
+	// al. 2020, "Linear mode connectivity and the lottery ticket hypothesis").
+	RewindIteration = "iteration"
+	// RewindLR keeps the trained weights and replays the whole learning-rate
+	// schedule with a fresh optimizer (Renda et al. 2020, learning-rate
+	// rewinding).
+	RewindLR = "lr"
+	// RewindFinetune keeps the trained weights and trains them on at a small
+	// constant learning rate: the fine-tuning baseline.
+	RewindFinetune = "finetune"
+)
+
+// Defaults of the zero-valued fields of an Experiment. They are the
+// LeNet-300-100 protocol of Frankle & Carbin (2019) on the embedded digits
+// data set.
+const (
+	DefaultModel      = "lenet300100"
+	DefaultSource     = "digits"
+	DefaultIterations = 50000
+	DefaultBatch      = 60
+	DefaultOptimizer  = "adam"
+	DefaultAdamLR     = 1.2e-3
+	DefaultSGDLR      = 0.1
+	DefaultMomentum   = 0.9
+	DefaultEvalEvery  = 100
+	DefaultRate       = 0.2
+	DefaultOutputRate = 0.1
+	DefaultDigitsVal  = 300
+	DefaultFolderVal  = 5000
+	DefaultLRGamma    = 0.1
+)
+
+// Experiment describes a lottery-ticket experiment. It round-trips through
+// JSON; every zero-valued field means its documented default, so {} is a
+// complete description: the LeNet-300-100 settings of Frankle & Carbin 2019
+// on the embedded digits data, one trial, level 0 alone. Set Levels to
+// prune.
+//
+// The fields fall in two groups. Model, Init, Dtype, Data, Train, Prune,
+// Rewind and Seed decide the numbers of every (trial, level, arm): they make
+// up the Hash, under which results are stored. Levels, Trials, Controls and
+// Workers only say how much of the sweep to run and how: changing them
+// keeps the hash, so a run with more levels or trials reuses every level
+// already finished.
+type Experiment struct {
+	// Model names a built-in model: "lenet300100" (the default),
+	// "mlp:300,100" (a multilayer perceptron with those hidden sizes),
+	// "lenet5", "conv2", "conv4" or "conv6". With Options.Model set (a
+	// user's own train.Model) it is only a label, "custom:" and the model's
+	// Name by default.
+	Model string `json:"model,omitempty"`
+	// Init replaces the initialiser of every prunable weight:
+	// "glorot_normal", "glorot_uniform" or "kaiming_normal". Empty keeps
+	// the model's own.
+	Init string `json:"init,omitempty"`
+	// Dtype is "float32" (the default) or "float64".
+	Dtype string `json:"dtype,omitempty"`
+	// Data says where the examples come from.
+	Data Data `json:"data,omitzero"`
+	// Train holds the training settings of every level.
+	Train Training `json:"train,omitzero"`
+	// Prune says what is pruned at each level, and how much.
+	Prune Pruning `json:"prune,omitzero"`
+	// Rewind says which weights the survivors start the next level from.
+	Rewind Rewind `json:"rewind,omitzero"`
+	// Seed is the root of every random choice: trial t's initialisation,
+	// data order, controls and random scores derive from (Seed, t, level,
+	// arm). The default is 0.
+	Seed uint64 `json:"seed,omitempty"`
+
+	// Levels is the number of pruning levels after level 0 (the dense
+	// network): levels 0 to Levels are run. 0 runs level 0 alone.
+	Levels int `json:"levels,omitempty"`
+	// Trials is the number of trials (replicates), numbered from 0. 0 means 1.
+	Trials int `json:"trials,omitempty"`
+	// Controls lists the control arms to run at every level from 1 on:
+	// "reinit" and/or "random". Empty runs the ticket alone.
+	Controls []string `json:"controls,omitempty"`
+	// Workers bounds how many trainings run at once. 0 means one per CPU
+	// (GOMAXPROCS), at most the number of trainings that can run at once.
+	// It never changes the numbers.
+	Workers int `json:"workers,omitempty"`
+}
+
+// Data says where an experiment's examples come from.
+type Data struct {
+	// Source is "digits" (the embedded UCI digits, the default) or a folder
+	// of MNIST-format IDX files (MNIST, Fashion-MNIST). A folder path enters
+	// the hash as written: shards on several machines must see the data at
+	// the same path. With Options.Data set it is only a label ("custom" by
+	// default).
+	Source string `json:"source,omitempty"`
+	// Val is the number of training examples held out for validation (early
+	// stopping). 0 means 300 for digits and 5000 for a folder; -1 means no
+	// validation set (the early-stopping point is then the last evaluation).
+	Val int `json:"val,omitempty"`
+	// Seed chooses the held-out examples. The default is 0.
+	Seed uint64 `json:"seed,omitempty"`
+}
+
+// Training holds the training settings of every level.
+type Training struct {
+	// Iterations is the number of optimizer steps of each level. 0 means
+	// DefaultIterations (50,000).
+	Iterations int `json:"iterations,omitempty"`
+	// Batch is the mini-batch size. 0 means 60.
+	Batch int `json:"batch,omitempty"`
+	// Optimizer is "adam" (the default), "sgd" or "momentum".
+	Optimizer string `json:"optimizer,omitempty"`
+	// LR is the base learning rate. 0 means 1.2e-3 for Adam and 0.1 for
+	// SGD and momentum.
+	LR float64 `json:"lr,omitempty"`
+	// Momentum is the momentum of the "momentum" optimizer. 0 means 0.9.
+	// It must stay 0 for the others.
+	Momentum float64 `json:"momentum,omitempty"`
+	// Warmup is the number of steps over which the learning rate rises
+	// linearly to LR. 0 means none.
+	Warmup int `json:"warmup,omitempty"`
+	// LRDropEvery multiplies the learning rate by LRGamma every that many
+	// steps. 0 means a constant rate.
+	LRDropEvery int `json:"lr_drop_every,omitempty"`
+	// LRGamma is the factor of each drop. 0 means 0.1; it must stay 0
+	// unless LRDropEvery is set.
+	LRGamma float64 `json:"lr_gamma,omitempty"`
+	// EvalEvery is the number of steps between evaluations on the
+	// validation and test sets (and at the end). 0 means 100.
+	EvalEvery int `json:"eval_every,omitempty"`
+}
+
+// Pruning says what each level prunes, and how much.
+type Pruning struct {
+	// Strategy is "layerwise" (the default: each prunable tensor loses its
+	// own fraction of the weights it still has) or "global" (one ranking
+	// over all prunable tensors).
+	Strategy string `json:"strategy,omitempty"`
+	// Rate is the fraction of the still-kept weights pruned at each level:
+	// of each tensor (layerwise), or of all of them (global). 0 means 0.2.
+	// Counts are rounded half to even, as prune.Fraction.
+	Rate float64 `json:"rate,omitempty"`
+	// OutputRate is the rate of the last prunable tensor, the output layer
+	// (layerwise only). 0 means 0.1, the paper's rate.
+	OutputRate float64 `json:"output_rate,omitempty"`
+	// Rates overrides the rate of the named tensors (layerwise only); it wins
+	// over OutputRate. A rate of 0 leaves a tensor unpruned.
+	Rates map[string]float64 `json:"rates,omitempty"`
+	// Params names the tensors that are pruned. Empty means those the model
+	// marks prunable (its weights, not its biases).
+	Params []string `json:"params,omitempty"`
+	// Scorer ranks the weights: "l1" (magnitude, the default), "l2" (the
+	// same ranking for single weights), or "random" (seeded per trial and
+	// level: random pruning as a strategy).
+	Scorer string `json:"scorer,omitempty"`
+}
+
+// Rewind says which weights the survivors of a pruning start the next level
+// from.
+type Rewind struct {
+	// To is RewindInit (the default), RewindIteration, RewindLR or
+	// RewindFinetune.
+	To string `json:"to,omitempty"`
+	// Iteration is the step k rewound to, with To = RewindIteration. It
+	// must lie in [1, Train.Iterations).
+	Iteration int `json:"iteration,omitempty"`
+	// FinetuneLR is the constant learning rate of RewindFinetune. 0 means a
+	// tenth of Train.LR.
+	FinetuneLR float64 `json:"finetune_lr,omitempty"`
+}
+
+// WithDefaults returns a copy of e with every default written out: the
+// description Run executes. Lists are copied. It does not validate.
+func (e Experiment) WithDefaults() Experiment {
+	e = e.clone()
+	if e.Model == "" {
+		e.Model = DefaultModel
+	}
+	if e.Dtype == "" {
+		e.Dtype = "float32"
+	}
+	if e.Data.Source == "" {
+		e.Data.Source = DefaultSource
+	}
+	if e.Data.Val == 0 && !isCustom(e.Data.Source) {
+		if e.Data.Source == DefaultSource {
+			e.Data.Val = DefaultDigitsVal
+		} else {
+			e.Data.Val = DefaultFolderVal
+		}
+	}
+	t := &e.Train
+	if t.Iterations == 0 {
+		t.Iterations = DefaultIterations
+	}
+	if t.Batch == 0 {
+		t.Batch = DefaultBatch
+	}
+	if t.Optimizer == "" {
+		t.Optimizer = DefaultOptimizer
+	}
+	if t.LR == 0 {
+		t.LR = defaultLR(t.Optimizer)
+	}
+	if t.Momentum == 0 && t.Optimizer == "momentum" {
+		t.Momentum = DefaultMomentum
+	}
+	if t.LRGamma == 0 && t.LRDropEvery != 0 {
+		t.LRGamma = DefaultLRGamma
+	}
+	if t.EvalEvery == 0 {
+		t.EvalEvery = DefaultEvalEvery
+	}
+	p := &e.Prune
+	if p.Strategy == "" {
+		p.Strategy = "layerwise"
+	}
+	if p.Rate == 0 {
+		p.Rate = DefaultRate
+	}
+	if p.OutputRate == 0 && p.Strategy == "layerwise" {
+		p.OutputRate = DefaultOutputRate
+	}
+	if p.Scorer == "" {
+		p.Scorer = "l1"
+	}
+	if e.Rewind.To == "" {
+		e.Rewind.To = RewindInit
+	}
+	if e.Rewind.FinetuneLR == 0 && e.Rewind.To == RewindFinetune {
+		e.Rewind.FinetuneLR = t.LR / 10
+	}
+	if e.Trials == 0 {
+		e.Trials = 1
+	}
+	e.Controls = normControls(e.Controls)
+	return e
+}
+
+func defaultLR(optimizer string) float64 {
+	if optimizer == "adam" {
+		return DefaultAdamLR
+	}
+	return DefaultSGDLR
+}
+
+// normControls removes duplicates and puts the arms in their canonical
+// order (reinit, random); unknown names stay, for Validate to report.
+func normControls(cs []string) []string {
+	var out []string
+	for _, want := range []string{ArmReinit, ArmRandom} {
+		if slices.Contains(cs, want) {
+			out = append(out, want)
+		}
+	}
+	for _, c := range cs {
+		if c != ArmReinit && c != ArmRandom && !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func (e Experiment) clone() Experiment {
+	e.Controls = slices.Clone(e.Controls)
+	e.Prune.Params = slices.Clone(e.Prune.Params)
+	if e.Prune.Rates != nil {
+		r := make(map[string]float64, len(e.Prune.Rates))
+		for k, v := range e.Prune.Rates {
+			r[k] = v
+		}
+		e.Prune.Rates = r
+	}
+	return e
+}
+
+// Validate reports the first problem of e (after defaults), naming the
+// field: an unknown name, a value out of range, or a setting that would do
+// nothing (OutputRate or Rates with the global strategy, Momentum without
+// the momentum optimizer). Checks that need the model (parameter names) or
+// the data (Rewind.Iteration against the data) happen in Run.
+func (e Experiment) Validate() error {
+	d := e.WithDefaults()
+	if err := checkModelName(d.Model); err != nil {
+		return err
+	}
+	switch d.Init {
+	case "", "glorot_normal", "glorot_uniform", "kaiming_normal":
+	default:
+		return fmt.Errorf("lottery: init %q is not glorot_normal, glorot_uniform or kaiming_normal", d.Init)
+	}
+	if d.Dtype != "float32" && d.Dtype != "float64" {
+		return fmt.Errorf("lottery: dtype %q is not float32 or float64", d.Dtype)
+	}
+	if d.Data.Val < -1 {
+		return fmt.Errorf("lottery: data.val %d: want a count of examples, or -1 for none", d.Data.Val)
+	}
+	t := d.Train
+	if t.Iterations < 0 {
+		return fmt.Errorf("lottery: train.iterations %d is negative", t.Iterations)
+	}
+	if t.Batch < 0 {
+		return fmt.Errorf("lottery: train.batch %d is negative", t.Batch)
+	}
+	switch t.Optimizer {
+	case "adam", "sgd", "momentum":
+	default:
+		return fmt.Errorf("lottery: train.optimizer %q is not adam, sgd or momentum", t.Optimizer)
+	}
+	if !(t.LR > 0) || math.IsInf(t.LR, 0) {
+		return fmt.Errorf("lottery: train.lr %v is not a positive number", t.LR)
+	}
+	if t.Optimizer == "momentum" {
+		if !(t.Momentum > 0 && t.Momentum < 1) {
+			return fmt.Errorf("lottery: train.momentum %v is not in (0, 1)", t.Momentum)
+		}
+	} else if t.Momentum != 0 {
+		return fmt.Errorf("lottery: train.momentum is set but optimizer %q has no momentum", t.Optimizer)
+	}
+	if t.Warmup < 0 || t.LRDropEvery < 0 || t.EvalEvery < 0 {
+		return fmt.Errorf("lottery: train.warmup, train.lr_drop_every and train.eval_every must not be negative")
+	}
+	if t.LRDropEvery == 0 && t.LRGamma != 0 {
+		return fmt.Errorf("lottery: train.lr_gamma is set but train.lr_drop_every is 0 (the rate never drops)")
+	}
+	if t.LRDropEvery != 0 && !(t.LRGamma > 0 && t.LRGamma <= 1) {
+		return fmt.Errorf("lottery: train.lr_gamma %v is not in (0, 1]", t.LRGamma)
+	}
+	p := d.Prune
+	if !validRate(p.Rate) || p.Rate == 0 {
+		return fmt.Errorf("lottery: prune.rate %v is not in (0, 1)", p.Rate)
+	}
+	switch p.Strategy {
+	case "layerwise":
+		if !validRate(p.OutputRate) {
+			return fmt.Errorf("lottery: prune.output_rate %v is not in [0, 1)", p.OutputRate)
+		}
+		for name, r := range p.Rates {
+			if !validRate(r) {
+				return fmt.Errorf("lottery: prune.rates[%q] %v is not in [0, 1)", name, r)
+			}
+		}
+	case "global":
+		if p.OutputRate != 0 {
+			return fmt.Errorf("lottery: prune.output_rate is set but the global strategy has one rate (use layerwise)")
+		}
+		if len(p.Rates) != 0 {
+			return fmt.Errorf("lottery: prune.rates is set but the global strategy has one rate (use layerwise)")
+		}
+	default:
+		return fmt.Errorf("lottery: prune.strategy %q is not layerwise or global", p.Strategy)
+	}
+	seen := map[string]bool{}
+	for _, n := range p.Params {
+		if n == "" || seen[n] {
+			return fmt.Errorf("lottery: prune.params: name %q is empty or listed twice", n)
+		}
+		seen[n] = true
+	}
+	switch p.Scorer {
+	case "l1", "l2", "random":
+	default:
+		return fmt.Errorf("lottery: prune.scorer %q is not l1, l2 or random", p.Scorer)
+	}
+	r := d.Rewind
+	switch r.To {
+	case RewindInit, RewindLR, RewindFinetune:
+		if r.Iteration != 0 {
+			return fmt.Errorf("lottery: rewind.iteration is set but rewind.to is %q (use %q)", r.To, RewindIteration)
+		}
+	case RewindIteration:
+		if r.Iteration < 1 || r.Iteration >= t.Iterations {
+			return fmt.Errorf("lottery: rewind.iteration %d is not in [1, %d) (train.iterations)", r.Iteration, t.Iterations)
+		}
+	default:
+		return fmt.Errorf("lottery: rewind.to %q is not init, iteration, lr or finetune", r.To)
+	}
+	if r.To == RewindFinetune {
+		if !(r.FinetuneLR > 0) || math.IsInf(r.FinetuneLR, 0) {
+			return fmt.Errorf("lottery: rewind.finetune_lr %v is not a positive number", r.FinetuneLR)
+		}
+	} else if r.FinetuneLR != 0 {
+		return fmt.Errorf("lottery: rewind.finetune_lr is set but rewind.to is %q", r.To)
+	}
+	if d.Levels < 0 {
+		return fmt.Errorf("lottery: levels %d is negative", d.Levels)
+	}
+	if d.Trials < 0 {
+		return fmt.Errorf("lottery: trials %d is negative", d.Trials)
+	}
+	if d.Workers < 0 {
+		return fmt.Errorf("lottery: workers %d is negative", d.Workers)
+	}
+	for _, c := range d.Controls {
+		if c != ArmReinit && c != ArmRandom {
+			return fmt.Errorf("lottery: control %q is not reinit or random", c)
+		}
+	}
+	return nil
+}
+
+func validRate(r float64) bool { return r >= 0 && r < 1 }
+
+// identity is the part of an Experiment that decides its numbers, with every
+// field equal to its default cleared, so that omitempty leaves it out of
+// the canonical JSON.
+type identity struct {
+	Model  string   `json:"model,omitempty"`
+	Init   string   `json:"init,omitempty"`
+	Dtype  string   `json:"dtype,omitempty"`
+	Data   Data     `json:"data,omitzero"`
+	Train  Training `json:"train,omitzero"`
+	Prune  Pruning  `json:"prune,omitzero"`
+	Rewind Rewind   `json:"rewind,omitzero"`
+	Seed   uint64   `json:"seed,omitempty"`
+}
+
+// canonical returns the identity of e with defaults stripped.
+func (e Experiment) canonical() identity {
+	d := e.WithDefaults()
+	z := Experiment{}.WithDefaults() // the defaults of the context-free fields
+	id := identity{Init: d.Init, Seed: d.Seed}
+	if d.Model != z.Model {
+		id.Model = d.Model
+	}
+	if d.Dtype != z.Dtype {
+		id.Dtype = d.Dtype
+	}
+	id.Data = d.Data
+	if id.Data.Source == DefaultSource {
+		id.Data.Source = ""
+	}
+	if d.Data.Val == (Experiment{Data: Data{Source: d.Data.Source}}).WithDefaults().Data.Val {
+		id.Data.Val = 0
+	}
+	t := d.Train
+	if t.Iterations == DefaultIterations {
+		t.Iterations = 0
+	}
+	if t.Batch == DefaultBatch {
+		t.Batch = 0
+	}
+	if t.LR == defaultLR(t.Optimizer) {
+		t.LR = 0
+	}
+	if t.Optimizer == "momentum" && t.Momentum == DefaultMomentum {
+		t.Momentum = 0
+	}
+	if t.Optimizer == DefaultOptimizer {
+		t.Optimizer = ""
+	}
+	if t.LRDropEvery != 0 && t.LRGamma == DefaultLRGamma {
+		t.LRGamma = 0
+	}
+	if t.EvalEvery == DefaultEvalEvery {
+		t.EvalEvery = 0
+	}
+	id.Train = t
+	p := d.Prune
+	if p.Strategy == "layerwise" && p.OutputRate == DefaultOutputRate {
+		p.OutputRate = 0
+	}
+	if p.Strategy == "layerwise" {
+		p.Strategy = ""
+	}
+	if p.Rate == DefaultRate {
+		p.Rate = 0
+	}
+	if p.Scorer == "l1" {
+		p.Scorer = ""
+	}
+	if len(p.Rates) == 0 {
+		p.Rates = nil
+	}
+	p.Params = slices.Clone(p.Params)
+	slices.Sort(p.Params)
+	if len(p.Params) == 0 {
+		p.Params = nil
+	}
+	id.Prune = p
+	r := d.Rewind
+	if r.To == RewindFinetune && r.FinetuneLR == d.Train.LR/10 {
+		r.FinetuneLR = 0
+	}
+	if r.To == RewindInit {
+		r.To = ""
+	}
+	id.Rewind = r
+	return id
+}
+
+// Hash returns the identity of e: the first 16 hex digits of the SHA-256 of
+// the canonical JSON of the fields that decide its numbers (Model, Init,
+// Dtype, Data, Train, Prune, Rewind, Seed), with every field equal to its
+// default left out. Two descriptions that differ only in defaults written
+// out or left zero, in the order of lists, or in Levels, Trials, Controls
+// or Workers have the same hash; a field added to a later version of
+// shears keeps the hashes of old descriptions as long as its default is the
+// old behaviour. Results are stored under the hash.
+func (e Experiment) Hash() string {
+	b, err := json.Marshal(e.canonical())
+	if err != nil { // only plain values: cannot happen but for NaN rates
+		b = []byte(fmt.Sprintf("%#v", e.canonical()))
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
+}
+
+// CanonicalJSON returns the JSON that Hash digests, for a reader who wants
+// to see what the hash covers.
+func (e Experiment) CanonicalJSON() ([]byte, error) {
+	b, err := json.Marshal(e.canonical())
+	if err != nil {
+		return nil, fmt.Errorf("lottery: %w", err)
+	}
+	return b, nil
+}
+
+// MarshalIndent returns e as indented JSON, zero-valued (default) fields
+// left out.
+func (e Experiment) MarshalIndent() ([]byte, error) {
+	b, err := json.MarshalIndent(e, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("lottery: %w", err)
+	}
+	return append(b, '\n'), nil
+}
+
+// ParseExperiment decodes a description from JSON. Unknown fields are an
+// error (a typo would otherwise be a setting that silently does nothing),
+// and so is anything after the JSON value. It accepts the plain description
+// and the experiment.json file that Run writes into its output folder
+// (checked against its checksum). Defaults are not written out: call
+// WithDefaults for that.
+func ParseExperiment(data []byte) (Experiment, error) {
+	var probe struct {
+		Format string `json:"format"`
+	}
+	if json.Unmarshal(data, &probe) == nil && probe.Format != "" {
+		e, _, err := decodeExperimentFile(data, "experiment description")
+		return e, err
+	}
+	return decodeExperiment(data)
+}
+
+func decodeExperiment(data []byte) (Experiment, error) {
+	var e Experiment
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&e); err != nil {
+		return Experiment{}, fmt.Errorf("lottery: experiment description: %w", err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return Experiment{}, errors.New("lottery: experiment description: data after the JSON value")
+	}
+	return e, nil
+}
+
+// ReadExperiment reads a description from a JSON file (see
+// ParseExperiment); errors name the file.
+func ReadExperiment(path string) (Experiment, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Experiment{}, fmt.Errorf("lottery: %w", err)
+	}
+	e, err := ParseExperiment(data)
+	if err != nil {
+		return Experiment{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return e, nil
+}
+
+// ParseRewind parses the -rewind flag of the example: "init", "lr",
+// "finetune", or a step count k (rewinding to iteration k).
+func ParseRewind(s string) (Rewind, error) {
+	switch s {
+	case RewindInit, RewindLR, RewindFinetune:
+		return Rewind{To: s}, nil
+	case RewindIteration:
+		return Rewind{}, errors.New(`lottery: rewind "iteration" needs a step: give the number, e.g. 500`)
+	}
+	k, err := strconv.Atoi(s)
+	if err != nil || k < 0 {
+		return Rewind{}, fmt.Errorf("lottery: rewind %q is not init, lr, finetune or a step count", s)
+	}
+	if k == 0 {
+		return Rewind{To: RewindInit}, nil
+	}
+	return Rewind{To: RewindIteration, Iteration: k}, nil
+}
+
+// ParseControls parses a comma-separated list of control arms ("reinit",
+// "random"; "none" or "" for none).
+func ParseControls(s string) ([]string, error) {
+	if s == "" || s == "none" {
+		return nil, nil
+	}
+	var out []string
+	for _, c := range strings.Split(s, ",") {
+		c = strings.TrimSpace(c)
+		if c != ArmReinit && c != ArmRandom {
+			return nil, fmt.Errorf("lottery: control %q is not reinit or random", c)
+		}
+		out = append(out, c)
+	}
+	return normControls(out), nil
+}
+
+// arms returns the arms run at a level: the ticket, then the controls from
+// level 1 on.
+func (e Experiment) arms(level int) []string {
+	if level == 0 {
+		return []string{ArmTicket}
+	}
+	return append([]string{ArmTicket}, e.Controls...)
+}

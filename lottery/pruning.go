@@ -1,0 +1,78 @@
+package lottery
+
+import (
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/shearsml/shears/prune"
+)
+
+// pruner returns the pruner that makes the ticket of training k (level ≥ 1)
+// from the trained weights of the level before.
+func (r *runner) pruner(k Key) prune.Pruner {
+	p := r.exp.Prune
+	var scorer prune.Scorer
+	switch p.Scorer {
+	case "random":
+		scorer = prune.Random{Rand: newRand(r.exp.Seed, purposeScorer, k.Trial, k.Level, "")}
+	case "l2":
+		scorer = prune.L2{}
+	default:
+		scorer = prune.L1{}
+	}
+	if p.Strategy == "global" {
+		return prune.Global{Scorer: scorer, Amount: prune.Fraction(p.Rate)}
+	}
+	return prune.Layerwise{Scorer: scorer, Default: prune.Fraction(p.Rate), Amounts: layerRates(p, r.prunable)}
+}
+
+// layerRates returns the per-tensor amounts of layer-wise pruning: the
+// output rate for the last prunable tensor, then the overrides.
+func layerRates(p Pruning, prunable []string) map[string]prune.Amount {
+	out := map[string]prune.Amount{}
+	if len(prunable) > 0 {
+		out[prunable[len(prunable)-1]] = prune.Fraction(p.OutputRate)
+	}
+	for name, rate := range p.Rates {
+		out[name] = prune.Fraction(rate)
+	}
+	return out
+}
+
+// LayerRates returns the fraction of its still-kept weights each prunable
+// tensor loses at every level under e's layer-wise pruning (after
+// defaults), given the model's prunable tensors in order. It is nil for the
+// global strategy.
+func LayerRates(e Experiment, prunable []string) map[string]float64 {
+	e = e.WithDefaults()
+	if e.Prune.Strategy != "layerwise" {
+		return nil
+	}
+	out := make(map[string]float64, len(prunable))
+	for i, n := range prunable {
+		out[n] = e.Prune.Rate
+		if i == len(prunable)-1 {
+			out[n] = e.Prune.OutputRate
+		}
+		if r, ok := e.Prune.Rates[n]; ok {
+			out[n] = r
+		}
+	}
+	return out
+}
+
+// randomMasks returns masks over params that prune, in each tensor, as many
+// weights as ticket does, chosen uniformly at random from rng.
+func randomMasks(ticket *prune.Masks, params []prune.Param, rng *rand.Rand) (*prune.Masks, error) {
+	ms := prune.NewMasks(params)
+	amounts := make(map[string]prune.Amount, ticket.Len())
+	for i := range ticket.Len() {
+		m := ticket.At(i)
+		amounts[m.Name()] = prune.Count(m.Pruned())
+	}
+	pr := prune.Layerwise{Scorer: prune.Random{Rand: rng}, Default: prune.Count(0), Amounts: amounts}
+	if err := pr.Prune(ms, params); err != nil {
+		return nil, fmt.Errorf("random control mask: %w", err)
+	}
+	return ms, nil
+}

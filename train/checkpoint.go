@@ -1,0 +1,223 @@
+package train
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/shearsml/shears/internal/atomicfile"
+	"github.com/shearsml/shears/internal/envelope"
+	"gorgonia.org/tensor"
+)
+
+// Snapshot is a deep copy of a trainer's state: the weights, the
+// optimizer's state tensors and the step counter. Restoring it (in memory,
+// or from a checkpoint file) continues training exactly as the original run
+// would have: the batches and the learning-rate schedule depend only on the
+// step and the Config.
+type Snapshot struct {
+	Step      int
+	Weights   *Weights
+	Optimizer []*tensor.Dense // copies of OptimizerState.Tensors()
+}
+
+// Snapshot returns a deep copy of the trainer's state.
+func (t *Trainer) Snapshot() *Snapshot {
+	s := &Snapshot{Step: t.step, Weights: t.w.Clone()}
+	for _, o := range t.opt.Tensors() {
+		s.Optimizer = append(s.Optimizer, o.Clone().(*tensor.Dense))
+	}
+	return s
+}
+
+// Restore puts the state of s back into the trainer, copying into the live
+// tensors: the weights (the same names, shapes and dtype), the optimizer's
+// state (the same optimizer kind) and the step. The trainer's masks stay in
+// force: weights they prune are zeroed after the copy. On error nothing is
+// changed.
+func (t *Trainer) Restore(s *Snapshot) error {
+	if s == nil {
+		return errors.New("train: Restore: nil Snapshot")
+	}
+	if err := t.w.compatible(s.Weights); err != nil {
+		return fmt.Errorf("train: Restore: %w", err)
+	}
+	live := t.opt.Tensors()
+	if len(live) != len(s.Optimizer) {
+		return fmt.Errorf("train: Restore: the snapshot has %d optimizer tensors, this trainer's optimizer %d (another optimizer?)", len(s.Optimizer), len(live))
+	}
+	for i, o := range s.Optimizer {
+		if o == nil || o.Dtype() != live[i].Dtype() || !sameInts(o.Shape(), live[i].Shape()) {
+			return fmt.Errorf("train: Restore: optimizer tensor %d does not match this trainer's optimizer (another optimizer or model?)", i)
+		}
+	}
+	if s.Step < 0 {
+		return fmt.Errorf("train: Restore: negative step %d", s.Step)
+	}
+	if err := t.w.CopyFrom(s.Weights); err != nil {
+		return fmt.Errorf("train: Restore: %w", err)
+	}
+	for i, o := range s.Optimizer {
+		copy(rawBytes(live[i]), rawBytes(o))
+	}
+	t.step = s.Step
+	if t.masks != nil {
+		if err := t.masks.Apply(t.w.Prunable()); err != nil {
+			return fmt.Errorf("train: Restore: %w", err)
+		}
+	}
+	return nil
+}
+
+// SaveCheckpoint writes the trainer's state (as Snapshot) to path,
+// atomically.
+func (t *Trainer) SaveCheckpoint(path string) error { return t.Snapshot().Save(path) }
+
+// LoadCheckpoint restores the trainer's state from a checkpoint file
+// written by SaveCheckpoint (see Restore).
+func (t *Trainer) LoadCheckpoint(path string) error {
+	s, err := LoadSnapshot(path)
+	if err != nil {
+		return err
+	}
+	return t.Restore(s)
+}
+
+const (
+	checkpointMagic   = "SHRCKPT\x00"
+	checkpointVersion = 1
+)
+
+// WriteTo writes s as a checkpoint file: magic "SHRCKPT\x00", version 1,
+// the step, the weights (as in a weights file) and the optimizer tensors,
+// little-endian, with a CRC-32C checksum (internal/envelope). It implements
+// io.WriterTo.
+func (s *Snapshot) WriteTo(w io.Writer) (int64, error) {
+	if s.Weights == nil {
+		return 0, errors.New("train: snapshot without weights")
+	}
+	if s.Step < 0 {
+		return 0, fmt.Errorf("train: snapshot with negative step %d", s.Step)
+	}
+	b := binary.LittleEndian.AppendUint64(nil, uint64(s.Step))
+	b = s.Weights.appendPayload(b)
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(s.Optimizer)))
+	for i, t := range s.Optimizer {
+		if t == nil {
+			return 0, fmt.Errorf("train: snapshot optimizer tensor %d is nil", i)
+		}
+		var code byte
+		switch t.Dtype() {
+		case tensor.Float32:
+			code = dtypeF32
+		case tensor.Float64:
+			code = dtypeF64
+		default:
+			return 0, fmt.Errorf("train: snapshot optimizer tensor %d has dtype %v", i, t.Dtype())
+		}
+		b = append(b, code, byte(t.Dims()))
+		for _, d := range t.Shape() {
+			b = binary.LittleEndian.AppendUint32(b, uint32(d))
+		}
+		b = appendLE(b, t)
+	}
+	return envelope.Write(w, checkpointMagic, checkpointVersion, b)
+}
+
+// ReadSnapshot reads a checkpoint file written by Snapshot.WriteTo or
+// Trainer.SaveCheckpoint. It returns an error for a file of another kind, a
+// truncated or corrupted file, or an unsupported version.
+func ReadSnapshot(r io.Reader) (*Snapshot, error) {
+	_, payload, err := envelope.Read(r, checkpointMagic, "train: checkpoint", checkpointVersion, maxFileBytes)
+	if err != nil {
+		return nil, err
+	}
+	d := decoder{b: payload, what: "train: checkpoint"}
+	step := d.u64("step")
+	if d.err == nil && step > 1<<62 {
+		d.fail("step %d is out of range", step)
+	}
+	s := &Snapshot{Step: int(step)}
+	s.Weights = d.weights()
+	count := int(d.u32("optimizer tensor count"))
+	if d.err == nil && count > len(d.b)/2 {
+		d.fail("%d optimizer tensors cannot fit in %d bytes", count, len(d.b))
+	}
+	for i := 0; i < count && d.err == nil; i++ {
+		code := d.u8("optimizer dtype")
+		dims := int(d.u8("optimizer dimensions"))
+		var dt tensor.Dtype
+		elem := 0
+		switch code {
+		case dtypeF32:
+			dt, elem = tensor.Float32, 4
+		case dtypeF64:
+			dt, elem = tensor.Float64, 8
+		default:
+			d.fail("optimizer tensor %d: unknown dtype code %d", i, code)
+		}
+		if d.err == nil && dims == 0 {
+			d.fail("optimizer tensor %d has no dimensions", i)
+		}
+		if d.err != nil {
+			break
+		}
+		shape := make([]int, dims)
+		n := 1
+		for j := range shape {
+			shape[j] = int(d.u32("optimizer shape"))
+			if d.err != nil {
+				break
+			}
+			if shape[j] == 0 || n > len(d.b)/shape[j] {
+				d.fail("optimizer tensor %d: bad shape %v", i, shape[:j+1])
+				break
+			}
+			n *= shape[j]
+		}
+		raw := d.take(n*elem, "optimizer values")
+		if d.err != nil {
+			break
+		}
+		t := tensor.New(tensor.Of(dt), tensor.WithShape(shape...))
+		copy(rawBytes(t), raw)
+		fromLE(t)
+		s.Optimizer = append(s.Optimizer, t)
+	}
+	if d.err == nil && len(d.b) != 0 {
+		d.fail("%d bytes after the last optimizer tensor", len(d.b))
+	}
+	if d.err != nil {
+		return nil, d.err
+	}
+	return s, nil
+}
+
+// Save writes s to path atomically (a temporary file, synced, then renamed).
+func (s *Snapshot) Save(path string) error {
+	var buf bytes.Buffer
+	if _, err := s.WriteTo(&buf); err != nil {
+		return fmt.Errorf("train: save checkpoint: %w", err)
+	}
+	if err := atomicfile.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("train: save checkpoint: %w", err)
+	}
+	return nil
+}
+
+// LoadSnapshot reads a checkpoint file written by Save or SaveCheckpoint.
+func LoadSnapshot(path string) (*Snapshot, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	defer f.Close()
+	s, err := ReadSnapshot(f)
+	if err != nil {
+		return nil, fmt.Errorf("%w (%s)", err, path)
+	}
+	return s, nil
+}

@@ -1,0 +1,142 @@
+// Package train trains classifiers built on Gorgonia graphs, for pruning and
+// lottery-ticket experiments: models, data sets, seeded initialisation,
+// optimizers, a training loop that keeps pruning masks in force, evaluation,
+// early-stopping records, snapshots and checkpoint files.
+//
+// # Models
+//
+// A Model describes a network: its parameters (Params, a list of ParamSpec
+// with stable names such as "fc1.w" or "conv1.w", shapes, whether pruning
+// applies, and an Initializer) and its forward pass (Forward, which builds
+// the logits on a Gorgonia graph from an input node and one node per
+// parameter). A Model holds no weights and no graph, so one value serves
+// any number of trainers.
+//
+// Built in:
+//
+//   - MLP(input, hidden, classes): dense layers with ReLU; LeNet300100 is
+//     MLP(input, [300, 100], classes), Frankle & Carbin's LeNet.
+//   - LeNet5: two 5×5 convolutions (6 and 16 channels, padded by 2) with 2×2
+//     max-pools, then dense 120, 84, classes. The padding lets it run on the
+//     8×8 digits as on 28×28 MNIST.
+//   - Conv2, Conv4, Conv6: Frankle & Carbin's convolutional networks (3×3
+//     convolutions of 64, 64 [, 128, 128 [, 256, 256]] channels, a max-pool
+//     after each pair, then dense 256, 256, classes), for any input size and
+//     channel count the pools allow; a too-small input is an error.
+//
+// Their weights are prunable and start GlorotNormal (as in Frankle &
+// Carbin); biases are not prunable and start at zero. WithInit changes the
+// weights' initializer, e.g. to KaimingNormal (OpenLTH's choice). A dense
+// weight is [in, out] (Gorgonia's x·W layout: a layer's output units lie on
+// dimension 1); a convolution kernel is [out, in, kh, kw].
+//
+// A user's own network is a type with the three methods; ExampleModel shows
+// one made of Gorgonia's ops (Mul, BroadcastAdd). Such a model trains,
+// prunes and runs in lottery experiments like the built-in ones. The
+// built-in models are made of this package's ops — Dense, DenseReLU, Conv,
+// ConvReLU, MaxPool — which a user's model may use too: each is one
+// Gorgonia op with symbolic differentiation that reuses its buffers between
+// runs, several times faster than the equivalent chain of Gorgonia ops.
+//
+// # Weights
+//
+// NewWeights allocates a model's parameters, float32 by default or float64
+// on request, and initialises them from an explicit *rand.Rand (never
+// Gorgonia's clock-seeded initialisers): the same model, dtype and seed give
+// the same bits. Weights.Prunable returns the prunable tensors as
+// []prune.Param sharing memory with the weights, ready for prune.NewMasks
+// and the pruners. Clone, Equal (bit for bit), CopyFrom, and weights files
+// (Save, LoadWeights, WriteTo, ReadWeights; magic "SHRWGHT\x00") complete it.
+//
+// # Training
+//
+// A Trainer trains one Weights of one Model in place with softmax
+// cross-entropy. Config sets the batch (60 by default), the length
+// (Iterations, or Epochs), the Optimizer (SGD, Momentum with an optional
+// Nesterov, Adam; Adam{LR: 1.2e-3} by default), the learning-rate schedule
+// (Constant, Step, MultiStep, Warmup; driven by the step counter), how often
+// to evaluate, and the seed of the order of training examples. Every zero
+// field has a documented default.
+//
+// Fit trains from Step() up to the configured number of steps. Training
+// examples form an endless stream of seeded per-epoch permutations, and step
+// s takes the next Batch of them, so every batch is full and the batch of a
+// step depends only on the seed and the step: a run stopped and resumed at
+// any step sees the same data. Fit evaluates the validation and test sets
+// every EvalEvery steps (once per epoch by default) and after its last step;
+// evaluation covers every example, the last partial batch included (a graph
+// of the remainder's size runs it, so nothing is padded or dropped).
+// Result.Best is the evaluation of least validation loss — the
+// lottery-ticket papers' early-stopping iteration and the test accuracy
+// there.
+//
+// Hooks run by name: OnStep after every step, Every after every n-th,
+// OnEval after each evaluation. A hook's error ends Fit with it; ErrStop ends
+// Fit cleanly. Fit checks its context before every step and returns the
+// context's error, wrapped, when it is cancelled. A NaN or infinite loss
+// ends Fit with a *NonFiniteLossError (errors.Is(err, ErrNonFinite)) before
+// the bad step touches the weights.
+//
+// With a Config.Progress that is a terminal (os.Stdout, os.Stderr), Fit
+// draws a progress bar with the rate and the time left; on anything else it
+// is silent.
+//
+// # Masks
+//
+// SetMasks keeps a *prune.Masks over Weights.Prunable in force: pruned
+// weights are zeroed at once, and at every step their gradients are zeroed
+// before the optimizer update and the weights again after it, so they stay
+// exactly zero under every optimizer (Adam's moments or momentum would
+// otherwise move them).
+//
+// # Snapshots and checkpoints
+//
+// Snapshot copies the weights, the optimizer's state and the step; Restore
+// puts them back. SaveCheckpoint and LoadCheckpoint do the same through a
+// file (magic "SHRCKPT\x00", version 1, CRC-32C checksum, written
+// atomically). Because batches and learning rates depend only on the step,
+// a restored trainer continues bit for bit as the original would have. The
+// readers reject truncated, corrupted and foreign files.
+//
+// # Determinism
+//
+// Randomness comes only from explicit seeds: NewWeights' *rand.Rand and
+// Config.Seed. With the same seeds, the same model, data and Config give
+// bit-identical weights and results on a given machine and build. Each
+// Trainer owns its graphs and TapeMachines (closed by Close) and shares
+// nothing mutable with other trainers, so trainers in parallel goroutines
+// give exactly the results of sequential runs. Results may differ in the
+// last bits between machines (a CPU without AVX2 takes another code path)
+// and between the default and the openblas builds.
+//
+// # Speed
+//
+// A training step runs one TapeMachine over a graph compiled once, with
+// only the nodes the loss and gradients need. The package's ops write into
+// buffers allocated on the first step; gradients are read in place; a batch
+// costs one copy into the input tensor; the optimizers update the tensors'
+// backing slices in place, Adam with an AVX kernel. On amd64 with AVX2 and
+// FMA, float32 matrix products use the package's own assembly kernel; other
+// products use the BLAS Gorgonia uses. BenchmarkTrainLeNet300100 measures
+// one step of LeNet-300-100 (float32, batch 60, Adam) in samples per second;
+// scripts/bench_torch_train.py measures the same step in PyTorch.
+//
+// # OpenBLAS
+//
+// Building with the openblas tag (go test -tags openblas ./train) makes
+// Gorgonia, and the matrix products of this package's ops, use OpenBLAS
+// through gonum.org/v1/netlib/blas/netlib, linked with -lopenblas by a cgo
+// directive in this package (Debian: apt install libopenblas-dev); no
+// environment variable is needed. OpenBLAS is limited to one thread at
+// start-up, as the one-thread comparison with PyTorch wants and so that
+// parallel trainers do not oversubscribe the machine; SetBLASThreads changes
+// it. The default build is pure Go (plus assembly) and needs nothing but the
+// Go toolchain. The constant BLAS says which build is running.
+//
+// # Data
+//
+// Dataset holds labelled examples in memory (float32, example-major);
+// Digits is the UCI handwritten digits, compiled in; LoadIDX reads MNIST and
+// Fashion-MNIST files; Load("digits", ...) or Load(folder, ...) splits them
+// into the training, validation and test sets of a Splits.
+package train

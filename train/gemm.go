@@ -1,0 +1,57 @@
+package train
+
+import (
+	"unsafe"
+
+	"github.com/shearsml/shears/train/internal/kernel"
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/gonum"
+	"gorgonia.org/gorgonia"
+)
+
+func isGonum(b gorgonia.BLAS) bool {
+	_, ok := b.(gonum.Implementation)
+	return ok
+}
+
+// gemm computes c = op(a)·op(b) + beta·c for row-major matrices, where op(a)
+// is m×k and op(b) is k×n (transposed when tA, tB).
+//
+// float32 products use this package's AVX2/FMA kernel when Gorgonia uses
+// its default BLAS (gonum's pure Go) and the CPU has AVX2 and FMA; otherwise
+// they, and every float64 product, use the BLAS Gorgonia uses
+// (gorgonia.WhichBLAS: OpenBLAS with the openblas build tag, or whatever the
+// program passed to gorgonia.Use).
+func gemm[T float](tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	impl := gorgonia.WhichBLAS()
+	if isF32[T]() && isGonum(impl) && kernel.Sgemm(tA, tB, m, n, k, as32(a), lda, as32(b), ldb, float32(beta), as32(c), ldc) {
+		return
+	}
+	ta, tb := blas.NoTrans, blas.NoTrans
+	if tA {
+		ta = blas.Trans
+	}
+	if tB {
+		tb = blas.Trans
+	}
+	var z T
+	if unsafe.Sizeof(z) == 4 {
+		impl.Sgemm(ta, tb, m, n, k, 1, as32(a), lda, as32(b), ldb, float32(beta), as32(c), ldc)
+		return
+	}
+	impl.Dgemm(ta, tb, m, n, k, 1, as64(a), lda, as64(b), ldb, float64(beta), as64(c), ldc)
+}
+
+func as32[T float](s []T) []float32 {
+	return unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(s))), len(s))
+}
+
+func as64[T float](s []T) []float64 {
+	return unsafe.Slice((*float64)(unsafe.Pointer(unsafe.SliceData(s))), len(s))
+}
+
+// isF32 reports whether T is float32.
+func isF32[T float]() bool {
+	var z T
+	return unsafe.Sizeof(z) == 4
+}

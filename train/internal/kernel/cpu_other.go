@@ -1,0 +1,11 @@
+//go:build !amd64 || purego
+
+package kernel
+
+// HasAVX2 is false: the kernels are for amd64 only.
+const HasAVX2 = false
+
+// AdamF32 does nothing on this platform and returns 0.
+func AdamF32(w, g, m, v []float32, k *[8]float32) int { return 0 }
+
+func sgemm6x16(kc int, a, b, c *float32, ldc int) { panic("kernel: no sgemm kernel on this platform") }

@@ -1,0 +1,185 @@
+package kernel
+
+import "sync"
+
+// Block sizes of Sgemm: register tile mr×nr, and the panels of A (mc×kc)
+// and B (kc×nc) packed for it.
+const (
+	mr = 6
+	nr = 16
+	kc = 256
+	mc = 16 * mr
+	nc = 1024
+)
+
+type gemmScratch struct {
+	a   [mc * kc]float32
+	b   [kc * nc]float32
+	tmp [mr * nr]float32
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(gemmScratch) }}
+
+// Sgemm computes c = op(a)·op(b) + beta·c for row-major float32 matrices,
+// op(a) m×k and op(b) k×n (transposed when tA, tB), with the AVX2/FMA
+// kernel. It returns false, and does nothing, when the CPU lacks AVX2 or FMA
+// (the caller then uses another BLAS). The arguments must be valid as for
+// BLAS sgemm; the caller checks them.
+//
+// The result does not depend on anything but the arguments: the sum over k
+// is done in the same order on every call (in blocks of 256, each
+// accumulated with fused multiply-adds), with no threads.
+func Sgemm(tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) bool {
+	if !HasAVX2 || !valid(tA, tB, m, n, k, len(a), lda, len(b), ldb, len(c), ldc) {
+		return false
+	}
+	if m == 0 || n == 0 {
+		return true
+	}
+	if beta != 1 {
+		for i := 0; i < m; i++ {
+			row := c[i*ldc : i*ldc+n]
+			if beta == 0 {
+				clear(row)
+			} else {
+				for j := range row {
+					row[j] *= beta
+				}
+			}
+		}
+	}
+	if k == 0 {
+		return true
+	}
+	s := scratchPool.Get().(*gemmScratch)
+	defer scratchPool.Put(s)
+	for jc := 0; jc < n; jc += nc {
+		nb := min(nc, n-jc)
+		for pc := 0; pc < k; pc += kc {
+			kb := min(kc, k-pc)
+			packB(s.b[:], b, ldb, tB, pc, jc, kb, nb)
+			for ic := 0; ic < m; ic += mc {
+				mb := min(mc, m-ic)
+				packA(s.a[:], a, lda, tA, ic, pc, mb, kb)
+				for jr := 0; jr < nb; jr += nr {
+					bp := s.b[(jr/nr)*kb*nr:]
+					nw := min(nr, nb-jr)
+					for ir := 0; ir < mb; ir += mr {
+						ap := s.a[(ir/mr)*kb*mr:]
+						mw := min(mr, mb-ir)
+						ci := (ic+ir)*ldc + jc + jr
+						if mw == mr && nw == nr {
+							sgemm6x16(kb, &ap[0], &bp[0], &c[ci], ldc)
+							continue
+						}
+						clear(s.tmp[:])
+						sgemm6x16(kb, &ap[0], &bp[0], &s.tmp[0], nr)
+						for r := 0; r < mw; r++ {
+							dst := c[ci+r*ldc : ci+r*ldc+nw]
+							for j, v := range s.tmp[r*nr : r*nr+nw] {
+								dst[j] += v
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	return true
+}
+
+// packA copies the mb×kb block of op(a) at (ic, pc) into panels of mr rows:
+// panel p holds, for each of the kb columns, its mr values (zero past mb).
+func packA(dst, a []float32, lda int, tA bool, ic, pc, mb, kb int) {
+	for p := 0; p < mb; p += mr {
+		out := dst[(p/mr)*kb*mr : (p/mr+1)*kb*mr]
+		rows := min(mr, mb-p)
+		if !tA {
+			for r := 0; r < mr; r++ {
+				if r >= rows {
+					for l := 0; l < kb; l++ {
+						out[l*mr+r] = 0
+					}
+					continue
+				}
+				src := a[(ic+p+r)*lda+pc : (ic+p+r)*lda+pc+kb]
+				for l, v := range src {
+					out[l*mr+r] = v
+				}
+			}
+			continue
+		}
+		if rows == mr {
+			for l := 0; l < kb; l++ {
+				// a fixed-size array copy compiles to a few moves, not a call
+				*(*[mr]float32)(out[l*mr:]) = *(*[mr]float32)(a[(pc+l)*lda+ic+p:])
+			}
+			continue
+		}
+		for l := 0; l < kb; l++ {
+			o := out[l*mr : l*mr+mr]
+			src := a[(pc+l)*lda+ic+p:]
+			copy(o[:rows], src[:rows])
+			clear(o[rows:])
+		}
+	}
+}
+
+// packB copies the kb×nb block of op(b) at (pc, jc) into panels of nr
+// columns: panel q holds, for each of the kb rows, its nr values (zero past
+// nb).
+func packB(dst, b []float32, ldb int, tB bool, pc, jc, kb, nb int) {
+	for q := 0; q < nb; q += nr {
+		out := dst[(q/nr)*kb*nr : (q/nr+1)*kb*nr]
+		cols := min(nr, nb-q)
+		if !tB && cols == nr {
+			for l := 0; l < kb; l++ {
+				*(*[nr]float32)(out[l*nr:]) = *(*[nr]float32)(b[(pc+l)*ldb+jc+q:])
+			}
+			continue
+		}
+		if !tB {
+			for l := 0; l < kb; l++ {
+				o := out[l*nr : l*nr+nr]
+				src := b[(pc+l)*ldb+jc+q:]
+				copy(o[:cols], src[:cols])
+				clear(o[cols:])
+			}
+			continue
+		}
+		for j := 0; j < nr; j++ {
+			if j >= cols {
+				for l := 0; l < kb; l++ {
+					out[l*nr+j] = 0
+				}
+				continue
+			}
+			src := b[(jc+q+j)*ldb+pc : (jc+q+j)*ldb+pc+kb]
+			for l, v := range src {
+				out[l*nr+j] = v
+			}
+		}
+	}
+}
+
+// valid checks the sizes as BLAS does; the kernel must not write outside c.
+func valid(tA, tB bool, m, n, k, la, lda, lb, ldb, lc, ldc int) bool {
+	if m < 0 || n < 0 || k < 0 {
+		return false
+	}
+	ar, ac := m, k
+	if tA {
+		ar, ac = k, m
+	}
+	br, bc := k, n
+	if tB {
+		br, bc = n, k
+	}
+	fits := func(rows, cols, ld, l int) bool {
+		if ld < max(1, cols) {
+			return false
+		}
+		return rows == 0 || cols == 0 || l >= (rows-1)*ld+cols
+	}
+	return fits(ar, ac, lda, la) && fits(br, bc, ldb, lb) && fits(m, n, ldc, lc)
+}

@@ -1,0 +1,114 @@
+package kernel
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+func refGemm(tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) []float64 {
+	out := make([]float64, m*n)
+	for i := 0; i < m; i++ {
+		for j := 0; j < n; j++ {
+			s := 0.0
+			for l := 0; l < k; l++ {
+				var av, bv float32
+				if tA {
+					av = a[l*lda+i]
+				} else {
+					av = a[i*lda+l]
+				}
+				if tB {
+					bv = b[j*ldb+l]
+				} else {
+					bv = b[l*ldb+j]
+				}
+				s += float64(av) * float64(bv)
+			}
+			out[i*n+j] = s + float64(beta)*float64(c[i*ldc+j])
+		}
+	}
+	return out
+}
+
+func TestSgemm(t *testing.T) {
+	if !HasAVX2 {
+		t.Skip("no AVX2/FMA")
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	sizes := [][3]int{{1, 1, 1}, {6, 16, 1}, {7, 17, 3}, {60, 300, 784}, {784, 300, 60}, {60, 784, 300}, {13, 5, 257}, {97, 1030, 9}, {5, 3, 600}}
+	for _, sz := range sizes {
+		m, n, k := sz[0], sz[1], sz[2]
+		for _, tA := range []bool{false, true} {
+			for _, tB := range []bool{false, true} {
+				for _, beta := range []float32{0, 1, 0.5} {
+					lda, ldb, ldc := k+1, n+2, n+3
+					if tA {
+						lda = m + 1
+					}
+					if tB {
+						ldb = k + 2
+					}
+					rows := func(r, ld int) []float32 {
+						s := make([]float32, r*ld)
+						for i := range s {
+							s[i] = float32(rng.NormFloat64())
+						}
+						return s
+					}
+					ar, br := m, k
+					if tA {
+						ar = k
+					}
+					if tB {
+						br = n
+					}
+					a, b, c := rows(ar, lda), rows(br, ldb), rows(m, ldc)
+					want := refGemm(tA, tB, m, n, k, a, lda, b, ldb, beta, c, ldc)
+					c0 := append([]float32(nil), c...)
+					if !Sgemm(tA, tB, m, n, k, a, lda, b, ldb, beta, c, ldc) {
+						t.Fatal("Sgemm refused valid arguments")
+					}
+					for i := 0; i < m; i++ {
+						for j := 0; j < ldc; j++ {
+							got := c[i*ldc+j]
+							if j >= n {
+								if got != c0[i*ldc+j] {
+									t.Fatalf("%v tA=%v tB=%v: wrote outside the matrix at (%d,%d)", sz, tA, tB, i, j)
+								}
+								continue
+							}
+							w := want[i*n+j]
+							if math.Abs(float64(got)-w) > 1e-4*math.Sqrt(float64(k))*(1+math.Abs(w)) {
+								t.Fatalf("%v tA=%v tB=%v beta=%v: c[%d,%d] = %v, want %v", sz, tA, tB, beta, i, j, got, w)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestSgemmRejects(t *testing.T) {
+	if Sgemm(false, false, 2, 2, 2, make([]float32, 3), 2, make([]float32, 4), 2, 0, make([]float32, 4), 2) {
+		t.Error("accepted a too-short a")
+	}
+	if Sgemm(false, false, 2, 2, 2, make([]float32, 4), 1, make([]float32, 4), 2, 0, make([]float32, 4), 2) {
+		t.Error("accepted lda < k")
+	}
+}
+
+func BenchmarkSgemm(b *testing.B) {
+	for _, sz := range [][3]int{{60, 300, 784}, {784, 300, 60}} {
+		m, n, k := sz[0], sz[1], sz[2]
+		a, bb, c := make([]float32, m*k), make([]float32, k*n), make([]float32, m*n)
+		tA := sz[0] == 784
+		b.Run("", func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				Sgemm(tA, false, m, n, k, a, map[bool]int{false: k, true: m}[tA], bb, n, 0, c, n)
+			}
+			b.ReportMetric(2*float64(m*n*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}

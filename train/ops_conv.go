@@ -1,0 +1,579 @@
+package train
+
+import (
+	"fmt"
+	"hash"
+	"math"
+	"unsafe"
+
+	"github.com/chewxy/hm"
+	"github.com/pkg/errors"
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// convGeom is the geometry of a 2-D convolution over NCHW tensors.
+type convGeom struct {
+	C, H, W     int // input channels, height, width
+	O, KH, KW   int // output channels, kernel
+	Stride, Pad int
+	OH, OW      int // output height, width
+}
+
+func newConvGeom(xs, ws []int, stride, pad int) (convGeom, error) {
+	if len(xs) != 4 || len(ws) != 4 {
+		return convGeom{}, fmt.Errorf("train: Conv: input %v and kernel %v, want [batch, c, h, w] and [out, c, kh, kw]", xs, ws)
+	}
+	if stride < 1 || pad < 0 {
+		return convGeom{}, fmt.Errorf("train: Conv: stride %d and padding %d, want stride ≥ 1 and padding ≥ 0", stride, pad)
+	}
+	g := convGeom{C: xs[1], H: xs[2], W: xs[3], O: ws[0], KH: ws[2], KW: ws[3], Stride: stride, Pad: pad}
+	if ws[1] != g.C {
+		return convGeom{}, fmt.Errorf("train: Conv: input %v has %d channels, kernel %v wants %d", xs, g.C, ws, ws[1])
+	}
+	g.OH = (g.H+2*pad-g.KH)/stride + 1
+	g.OW = (g.W+2*pad-g.KW)/stride + 1
+	if g.H+2*pad < g.KH || g.W+2*pad < g.KW || g.OH < 1 || g.OW < 1 {
+		return convGeom{}, fmt.Errorf("train: Conv: a %dx%d kernel does not fit a %dx%d input padded by %d", g.KH, g.KW, g.H, g.W, pad)
+	}
+	return g, nil
+}
+
+func (g convGeom) colRows() int { return g.C * g.KH * g.KW }
+func (g convGeom) colCols() int { return g.OH * g.OW }
+
+// im2col unfolds one image x [C,H,W] into col [C·KH·KW, OH·OW].
+func im2col[T float](g convGeom, x, col []T) {
+	n := g.colCols()
+	row := 0
+	for c := 0; c < g.C; c++ {
+		plane := x[c*g.H*g.W : (c+1)*g.H*g.W]
+		for ki := 0; ki < g.KH; ki++ {
+			for kj := 0; kj < g.KW; kj++ {
+				dst := col[row*n : (row+1)*n]
+				row++
+				for oh := 0; oh < g.OH; oh++ {
+					ih := oh*g.Stride - g.Pad + ki
+					d := dst[oh*g.OW : (oh+1)*g.OW]
+					if ih < 0 || ih >= g.H {
+						clear(d)
+						continue
+					}
+					src := plane[ih*g.W : (ih+1)*g.W]
+					if g.Stride == 1 {
+						// contiguous run: iw = ow - pad + kj
+						lo, hi := g.Pad-kj, g.W+g.Pad-kj // ow range with iw in [0,W)
+						lo = max(lo, 0)
+						hi = min(hi, g.OW)
+						if lo >= hi {
+							clear(d)
+							continue
+						}
+						clear(d[:lo])
+						copy(d[lo:hi], src[lo-g.Pad+kj:hi-g.Pad+kj])
+						clear(d[hi:])
+						continue
+					}
+					for ow := range d {
+						iw := ow*g.Stride - g.Pad + kj
+						if iw < 0 || iw >= g.W {
+							d[ow] = 0
+						} else {
+							d[ow] = src[iw]
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// col2im adds col [C·KH·KW, OH·OW] back into one image dx [C,H,W].
+func col2im[T float](g convGeom, col, dx []T) {
+	n := g.colCols()
+	row := 0
+	for c := 0; c < g.C; c++ {
+		plane := dx[c*g.H*g.W : (c+1)*g.H*g.W]
+		for ki := 0; ki < g.KH; ki++ {
+			for kj := 0; kj < g.KW; kj++ {
+				src := col[row*n : (row+1)*n]
+				row++
+				for oh := 0; oh < g.OH; oh++ {
+					ih := oh*g.Stride - g.Pad + ki
+					if ih < 0 || ih >= g.H {
+						continue
+					}
+					d := plane[ih*g.W : (ih+1)*g.W]
+					s := src[oh*g.OW : (oh+1)*g.OW]
+					for ow, v := range s {
+						iw := ow*g.Stride - g.Pad + kj
+						if iw >= 0 && iw < g.W {
+							d[iw] += v
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// Conv returns the 2-D convolution of x [batch, c, h, w] with the kernel w
+// [out, c, kh, kw], plus the bias b [out] on every output channel: the result
+// is [batch, out, oh, ow] with oh = (h+2·pad-kh)/stride+1 (likewise ow),
+// zero-padded by pad on every side. It is one Gorgonia op (im2col and a
+// matrix product per image), differentiable with respect to x, w and b, that
+// reuses its buffers between runs.
+func Conv(x, w, b *gorgonia.Node, stride, pad int) (*gorgonia.Node, error) {
+	return convNode(x, w, b, stride, pad, false)
+}
+
+// ConvReLU returns max(0, Conv(x, w, b, stride, pad)), fused into one op.
+func ConvReLU(x, w, b *gorgonia.Node, stride, pad int) (*gorgonia.Node, error) {
+	return convNode(x, w, b, stride, pad, true)
+}
+
+func convNode(x, w, b *gorgonia.Node, stride, pad int, relu bool) (*gorgonia.Node, error) {
+	if x == nil || w == nil || b == nil {
+		return nil, errors.New("train: Conv: nil node")
+	}
+	if _, err := newConvGeom(x.Shape(), w.Shape(), stride, pad); err != nil {
+		return nil, err
+	}
+	if bs := b.Shape(); len(bs) != 1 || bs[0] != w.Shape()[0] {
+		return nil, fmt.Errorf("train: Conv: bias shape %v, want [%d]", bs, w.Shape()[0])
+	}
+	return gorgonia.ApplyOp(&convOp{stride: stride, pad: pad, relu: relu}, x, w, b)
+}
+
+type convOp struct {
+	opBase
+	stride, pad int
+	relu        bool
+	out         outBuf
+	col         []float64 // scratch, reinterpreted for float32
+}
+
+func (op *convOp) Arity() int { return 3 }
+func (op *convOp) Type() hm.Type {
+	return hm.NewFnType(tensorT(4), tensorT(4), tensorT(1), tensorT(4))
+}
+func (op *convOp) InferShape(ds ...gorgonia.DimSizer) (tensor.Shape, error) {
+	xs, err := shapeOf(ds[0])
+	if err != nil {
+		return nil, err
+	}
+	ws, err := shapeOf(ds[1])
+	if err != nil {
+		return nil, err
+	}
+	g, err := newConvGeom(xs, ws, op.stride, op.pad)
+	if err != nil {
+		return nil, err
+	}
+	return tensor.Shape{xs[0], g.O, g.OH, g.OW}, nil
+}
+func (op *convOp) WriteHash(h hash.Hash) {
+	fmt.Fprintf(h, "shears.conv{%d,%d,%v}", op.stride, op.pad, op.relu)
+}
+func (op *convOp) Hashcode() uint32 { return hashOf(op) }
+func (op *convOp) String() string {
+	if op.relu {
+		return fmt.Sprintf("ConvReLU{s%d,p%d}", op.stride, op.pad)
+	}
+	return fmt.Sprintf("Conv{s%d,p%d}", op.stride, op.pad)
+}
+
+func (op *convOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
+	in, err := inputs(op, vals)
+	if err != nil {
+		return nil, err
+	}
+	x, w, b := in[0], in[1], in[2]
+	g, err := newConvGeom(x.Shape(), w.Shape(), op.stride, op.pad)
+	if err != nil {
+		return nil, err
+	}
+	if b.Shape().TotalSize() != g.O {
+		return nil, fmt.Errorf("train: %v: bias %v for %d channels", op, b.Shape(), g.O)
+	}
+	batch := x.Shape()[0]
+	y := op.out.get(x.Dtype(), batch, g.O, g.OH, g.OW)
+	if x.Dtype() == tensor.Float32 {
+		convFwd(g, batch, floats[float32](x), floats[float32](w), floats[float32](b), floats[float32](y), scratch[float32](&op.col, g.colRows()*g.colCols()), op.relu)
+	} else {
+		convFwd(g, batch, floats[float64](x), floats[float64](w), floats[float64](b), floats[float64](y), scratch[float64](&op.col, g.colRows()*g.colCols()), op.relu)
+	}
+	return y, nil
+}
+
+// scratch returns a []T of n elements backed by *buf, grown as needed.
+func scratch[T float](buf *[]float64, n int) []T {
+	var z T
+	words := (n*int(unsafe.Sizeof(z)) + 7) / 8
+	if cap(*buf) < words || *buf == nil {
+		*buf = make([]float64, max(words, 1))
+	}
+	return unsafe.Slice((*T)(unsafe.Pointer(unsafe.SliceData(*buf))), n)
+}
+
+func convFwd[T float](g convGeom, batch int, x, w, b, y, col []T, relu bool) {
+	in, out := g.C*g.H*g.W, g.O*g.OH*g.OW
+	hw := g.OH * g.OW
+	k := g.colRows()
+	for i := 0; i < batch; i++ {
+		xi, yi := x[i*in:(i+1)*in], y[i*out:(i+1)*out]
+		for o := 0; o < g.O; o++ {
+			row := yi[o*hw : (o+1)*hw]
+			for j := range row {
+				row[j] = b[o]
+			}
+		}
+		im2col(g, xi, col)
+		gemm(false, false, g.O, hw, k, w, k, col, hw, 1, yi, hw)
+	}
+	if relu {
+		for i, v := range y {
+			if v < 0 {
+				y[i] = 0
+			}
+		}
+	}
+}
+
+func (op *convOp) DiffWRT(inputs int) []bool { return []bool{true, true, true} }
+
+func (op *convOp) SymDiff(in gorgonia.Nodes, output, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+	if len(in) != 3 {
+		return nil, errors.New("train: conv: SymDiff wants 3 inputs")
+	}
+	x, w := in[0], in[1]
+	dz := grad
+	var err error
+	if op.relu {
+		if dz, err = gorgonia.ApplyOp(&reluGradOp{dims: 4}, output, grad); err != nil {
+			return nil, err
+		}
+	}
+	dw, err := gorgonia.ApplyOp(&convGradWOp{stride: op.stride, pad: op.pad, wShape: w.Shape()}, x, dz)
+	if err != nil {
+		return nil, err
+	}
+	db, err := gorgonia.ApplyOp(&chanSumOp{}, dz)
+	if err != nil {
+		return nil, err
+	}
+	dx, err := gorgonia.ApplyOp(&convGradXOp{stride: op.stride, pad: op.pad, xShape: x.Shape()}, dz, w)
+	if err != nil {
+		return nil, err
+	}
+	return gorgonia.Nodes{dx, dw, db}, nil
+}
+
+// convGradWOp: the kernel gradient Σ_images dz·colᵀ, from x and dz.
+type convGradWOp struct {
+	opBase
+	stride, pad int
+	wShape      tensor.Shape
+	out         outBuf
+	col         []float64
+}
+
+func (op *convGradWOp) Arity() int { return 2 }
+func (op *convGradWOp) Type() hm.Type {
+	return hm.NewFnType(tensorT(4), tensorT(4), tensorT(4))
+}
+func (op *convGradWOp) InferShape(ds ...gorgonia.DimSizer) (tensor.Shape, error) {
+	return op.wShape.Clone(), nil
+}
+func (op *convGradWOp) WriteHash(h hash.Hash) {
+	fmt.Fprintf(h, "shears.convGradW{%d,%d,%v}", op.stride, op.pad, op.wShape)
+}
+func (op *convGradWOp) Hashcode() uint32 { return hashOf(op) }
+func (op *convGradWOp) String() string   { return "ConvGradW" }
+func (op *convGradWOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
+	in, err := inputs(op, vals)
+	if err != nil {
+		return nil, err
+	}
+	x, dz := in[0], in[1]
+	g, err := newConvGeom(x.Shape(), op.wShape, op.stride, op.pad)
+	if err != nil {
+		return nil, err
+	}
+	batch := x.Shape()[0]
+	if !sameInts(dz.Shape(), []int{batch, g.O, g.OH, g.OW}) {
+		return nil, fmt.Errorf("train: %v: gradient shape %v, want %v", op, dz.Shape(), []int{batch, g.O, g.OH, g.OW})
+	}
+	dw := op.out.get(x.Dtype(), op.wShape...)
+	if x.Dtype() == tensor.Float32 {
+		convGradW(g, batch, floats[float32](x), floats[float32](dz), floats[float32](dw), scratch[float32](&op.col, g.colRows()*g.colCols()))
+	} else {
+		convGradW(g, batch, floats[float64](x), floats[float64](dz), floats[float64](dw), scratch[float64](&op.col, g.colRows()*g.colCols()))
+	}
+	return dw, nil
+}
+
+func convGradW[T float](g convGeom, batch int, x, dz, dw, col []T) {
+	in, out := g.C*g.H*g.W, g.O*g.OH*g.OW
+	hw, k := g.colCols(), g.colRows()
+	var beta T
+	for i := 0; i < batch; i++ {
+		im2col(g, x[i*in:(i+1)*in], col)
+		gemm(false, true, g.O, k, hw, dz[i*out:(i+1)*out], hw, col, hw, beta, dw, k)
+		beta = 1
+	}
+}
+
+// convGradXOp: the input gradient col2im(wᵀ·dz), from dz and w.
+type convGradXOp struct {
+	opBase
+	stride, pad int
+	xShape      tensor.Shape
+	out         outBuf
+	col         []float64
+}
+
+func (op *convGradXOp) Arity() int { return 2 }
+func (op *convGradXOp) Type() hm.Type {
+	return hm.NewFnType(tensorT(4), tensorT(4), tensorT(4))
+}
+func (op *convGradXOp) InferShape(ds ...gorgonia.DimSizer) (tensor.Shape, error) {
+	return op.xShape.Clone(), nil
+}
+func (op *convGradXOp) WriteHash(h hash.Hash) {
+	fmt.Fprintf(h, "shears.convGradX{%d,%d,%v}", op.stride, op.pad, op.xShape)
+}
+func (op *convGradXOp) Hashcode() uint32 { return hashOf(op) }
+func (op *convGradXOp) String() string   { return "ConvGradX" }
+func (op *convGradXOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
+	in, err := inputs(op, vals)
+	if err != nil {
+		return nil, err
+	}
+	dz, w := in[0], in[1]
+	g, err := newConvGeom(op.xShape, w.Shape(), op.stride, op.pad)
+	if err != nil {
+		return nil, err
+	}
+	batch := op.xShape[0]
+	if !sameInts(dz.Shape(), []int{batch, g.O, g.OH, g.OW}) {
+		return nil, fmt.Errorf("train: %v: gradient shape %v, want %v", op, dz.Shape(), []int{batch, g.O, g.OH, g.OW})
+	}
+	dx := op.out.get(dz.Dtype(), op.xShape...)
+	if dz.Dtype() == tensor.Float32 {
+		convGradX(g, batch, floats[float32](dz), floats[float32](w), floats[float32](dx), scratch[float32](&op.col, g.colRows()*g.colCols()))
+	} else {
+		convGradX(g, batch, floats[float64](dz), floats[float64](w), floats[float64](dx), scratch[float64](&op.col, g.colRows()*g.colCols()))
+	}
+	return dx, nil
+}
+
+func convGradX[T float](g convGeom, batch int, dz, w, dx, col []T) {
+	in, out := g.C*g.H*g.W, g.O*g.OH*g.OW
+	hw, k := g.colCols(), g.colRows()
+	clear(dx)
+	for i := 0; i < batch; i++ {
+		gemm(true, false, k, hw, g.O, w, k, dz[i*out:(i+1)*out], hw, 0, col, hw)
+		col2im(g, col, dx[i*in:(i+1)*in])
+	}
+}
+
+// chanSumOp: sums [batch, c, h, w] over everything but the channel → [c].
+type chanSumOp struct {
+	opBase
+	out outBuf
+}
+
+func (op *chanSumOp) Arity() int    { return 1 }
+func (op *chanSumOp) Type() hm.Type { return hm.NewFnType(tensorT(4), tensorT(1)) }
+func (op *chanSumOp) InferShape(ds ...gorgonia.DimSizer) (tensor.Shape, error) {
+	s, err := shapeOf(ds[0])
+	if err != nil {
+		return nil, err
+	}
+	return tensor.Shape{s[1]}, nil
+}
+func (op *chanSumOp) WriteHash(h hash.Hash) { fmt.Fprint(h, "shears.chanSum") }
+func (op *chanSumOp) Hashcode() uint32      { return hashOf(op) }
+func (op *chanSumOp) String() string        { return "ConvGradB" }
+func (op *chanSumOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
+	in, err := inputs(op, vals)
+	if err != nil {
+		return nil, err
+	}
+	dz := in[0]
+	s := dz.Shape()
+	out := op.out.get(dz.Dtype(), s[1])
+	if dz.Dtype() == tensor.Float32 {
+		chanSum(floats[float32](dz), floats[float32](out), s[0], s[1], s[2]*s[3])
+	} else {
+		chanSum(floats[float64](dz), floats[float64](out), s[0], s[1], s[2]*s[3])
+	}
+	return out, nil
+}
+
+func chanSum[T float](dz, out []T, batch, c, hw int) {
+	clear(out)
+	for i := 0; i < batch; i++ {
+		for j := 0; j < c; j++ {
+			var s T
+			for _, v := range dz[(i*c+j)*hw : (i*c+j+1)*hw] {
+				s += v
+			}
+			out[j] += s
+		}
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Max pooling
+
+// MaxPool returns the maximum over each size×size window of x
+// [batch, c, h, w], with stride size and no padding: the result is
+// [batch, c, h/size, w/size] (rounded down, as PyTorch's MaxPool2d). The
+// gradient goes to the first largest entry of each window.
+func MaxPool(x *gorgonia.Node, size int) (*gorgonia.Node, error) {
+	if x == nil {
+		return nil, errors.New("train: MaxPool: nil node")
+	}
+	s := x.Shape()
+	if len(s) != 4 {
+		return nil, fmt.Errorf("train: MaxPool: input shape %v, want [batch, c, h, w]", s)
+	}
+	if size < 1 || s[2] < size || s[3] < size {
+		return nil, fmt.Errorf("train: MaxPool: a %dx%d window does not fit a %dx%d input", size, size, s[2], s[3])
+	}
+	return gorgonia.ApplyOp(&maxPoolOp{size: size}, x)
+}
+
+type maxPoolOp struct {
+	opBase
+	size int
+	out  outBuf
+	arg  []int32 // flat input index of each output's maximum
+}
+
+func (op *maxPoolOp) Arity() int    { return 1 }
+func (op *maxPoolOp) Type() hm.Type { return hm.NewFnType(tensorT(4), tensorT(4)) }
+func (op *maxPoolOp) InferShape(ds ...gorgonia.DimSizer) (tensor.Shape, error) {
+	s, err := shapeOf(ds[0])
+	if err != nil {
+		return nil, err
+	}
+	if len(s) != 4 {
+		return nil, fmt.Errorf("train: maxpool: shape %v", s)
+	}
+	return tensor.Shape{s[0], s[1], s[2] / op.size, s[3] / op.size}, nil
+}
+func (op *maxPoolOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "shears.maxpool{%d}", op.size) }
+func (op *maxPoolOp) Hashcode() uint32      { return hashOf(op) }
+func (op *maxPoolOp) String() string        { return fmt.Sprintf("MaxPool{%d}", op.size) }
+func (op *maxPoolOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
+	in, err := inputs(op, vals)
+	if err != nil {
+		return nil, err
+	}
+	x := in[0]
+	s := x.Shape()
+	if len(s) != 4 || s[2] < op.size || s[3] < op.size {
+		return nil, fmt.Errorf("train: %v: input shape %v", op, s)
+	}
+	if s.TotalSize() > math.MaxInt32 {
+		return nil, fmt.Errorf("train: %v: input of %d elements is too large", op, s.TotalSize())
+	}
+	oh, ow := s[2]/op.size, s[3]/op.size
+	y := op.out.get(x.Dtype(), s[0], s[1], oh, ow)
+	n := s[0] * s[1] * oh * ow
+	if cap(op.arg) < n {
+		op.arg = make([]int32, n)
+	}
+	op.arg = op.arg[:n]
+	if x.Dtype() == tensor.Float32 {
+		maxPool(floats[float32](x), floats[float32](y), op.arg, s[0]*s[1], s[2], s[3], op.size)
+	} else {
+		maxPool(floats[float64](x), floats[float64](y), op.arg, s[0]*s[1], s[2], s[3], op.size)
+	}
+	return y, nil
+}
+
+func maxPool[T float](x, y []T, arg []int32, planes, h, w, k int) {
+	oh, ow := h/k, w/k
+	o := 0
+	for p := 0; p < planes; p++ {
+		base := p * h * w
+		for i := 0; i < oh; i++ {
+			for j := 0; j < ow; j++ {
+				best := base + i*k*w + j*k
+				mx := x[best]
+				for di := 0; di < k; di++ {
+					row := base + (i*k+di)*w + j*k
+					for dj := 0; dj < k; dj++ {
+						// NaN propagates: a NaN entry wins, as in PyTorch.
+						if v := x[row+dj]; v > mx || (v != v && mx == mx) {
+							mx, best = v, row+dj
+						}
+					}
+				}
+				y[o], arg[o] = mx, int32(best)
+				o++
+			}
+		}
+	}
+}
+
+func (op *maxPoolOp) DiffWRT(inputs int) []bool { return []bool{true} }
+
+func (op *maxPoolOp) SymDiff(in gorgonia.Nodes, output, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+	if len(in) != 1 {
+		return nil, errors.New("train: maxpool: SymDiff wants 1 input")
+	}
+	// output is an input of the gradient op so that it runs after the
+	// forward op, whose argmax it reads.
+	dx, err := gorgonia.ApplyOp(&maxPoolGradOp{fwd: op, xShape: in[0].Shape()}, output, grad)
+	if err != nil {
+		return nil, err
+	}
+	return gorgonia.Nodes{dx}, nil
+}
+
+type maxPoolGradOp struct {
+	opBase
+	fwd    *maxPoolOp
+	xShape tensor.Shape
+	out    outBuf
+}
+
+func (op *maxPoolGradOp) Arity() int    { return 2 }
+func (op *maxPoolGradOp) Type() hm.Type { return hm.NewFnType(tensorT(4), tensorT(4), tensorT(4)) }
+func (op *maxPoolGradOp) InferShape(ds ...gorgonia.DimSizer) (tensor.Shape, error) {
+	return op.xShape.Clone(), nil
+}
+func (op *maxPoolGradOp) WriteHash(h hash.Hash) {
+	fmt.Fprintf(h, "shears.maxpoolGrad{%p}", op.fwd)
+}
+func (op *maxPoolGradOp) Hashcode() uint32 { return hashOf(op) }
+func (op *maxPoolGradOp) String() string   { return "MaxPoolGrad" }
+func (op *maxPoolGradOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
+	in, err := inputs(op, vals)
+	if err != nil {
+		return nil, err
+	}
+	dy := in[1]
+	if dy.Shape().TotalSize() != len(op.fwd.arg) {
+		return nil, fmt.Errorf("train: %v: gradient of %d elements for %d pooled outputs", op, dy.Shape().TotalSize(), len(op.fwd.arg))
+	}
+	dx := op.out.get(dy.Dtype(), op.xShape...)
+	if dy.Dtype() == tensor.Float32 {
+		scatter(floats[float32](dy), floats[float32](dx), op.fwd.arg)
+	} else {
+		scatter(floats[float64](dy), floats[float64](dx), op.fwd.arg)
+	}
+	return dx, nil
+}
+
+func scatter[T float](dy, dx []T, arg []int32) {
+	clear(dx)
+	for i, v := range dy {
+		dx[arg[i]] += v
+	}
+}

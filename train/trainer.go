@@ -1,0 +1,598 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/bits"
+	"math/rand/v2"
+	"time"
+
+	"github.com/shearsml/shears/prune"
+	"gorgonia.org/tensor"
+)
+
+// Config sets up a Trainer. The zero value trains one epoch with Adam
+// (learning rate 1.2e-3) on batches of 60, the lottery-ticket setting for
+// LeNet-300-100.
+type Config struct {
+	// Batch is the number of examples per optimizer step; 0 means 60.
+	Batch int
+	// Iterations is the number of optimizer steps in all, counted from step
+	// 0 (Fit continues from Step()). If 0, Epochs·⌈train/Batch⌉.
+	Iterations int
+	// Epochs is used when Iterations is 0; 0 means 1.
+	Epochs int
+	// Optimizer updates the weights; nil means Adam{LR: 1.2e-3}.
+	Optimizer Optimizer
+	// Schedule scales the optimizer's learning rate by step; nil means
+	// Constant.
+	Schedule LRSchedule
+	// EvalEvery is the number of steps between evaluations of the
+	// validation and test sets; 0 means once per epoch (⌈train/Batch⌉
+	// steps). Fit also evaluates after its last step.
+	EvalEvery int
+	// EvalBatch is the batch size used for evaluation; 0 means Batch. It
+	// changes the speed of evaluation, not its results.
+	EvalBatch int
+	// Seed sets the order of the training examples: a fresh seeded
+	// permutation each epoch. The batch of step s depends only on Seed and
+	// s, so a run resumed at any step sees the same batches.
+	Seed uint64
+	// Progress, when it is a terminal, shows a progress bar with the rate
+	// and the time left; nil, or any other writer, shows nothing.
+	Progress io.Writer
+}
+
+// Eval is the result of one evaluation. A set that is absent (Splits.Val
+// nil) has loss and accuracy 0.
+type Eval struct {
+	Iteration    int     // optimizer steps done when evaluated
+	ValLoss      float64 // mean cross-entropy over every validation example
+	ValAccuracy  float64 // fraction of validation examples classified right
+	TestLoss     float64
+	TestAccuracy float64
+}
+
+// Result is what Fit returns.
+type Result struct {
+	// Evals lists the evaluations of this Fit call, in order.
+	Evals []Eval
+	// Best is the evaluation of least validation loss (the earliest of
+	// equal ones): the lottery-ticket papers' early-stopping iteration and
+	// the test accuracy there. Without a validation set it is the last
+	// evaluation.
+	Best Eval
+	// Final is the last evaluation.
+	Final Eval
+	// Steps is the number of optimizer steps taken by this Fit call.
+	Steps int
+	// Seconds is the wall-clock time of this Fit call.
+	Seconds float64
+	// Loss is the training loss of the last step (0 if none was taken).
+	Loss float64
+}
+
+// ErrNonFinite is matched (errors.Is) by the error Fit returns when the
+// training loss becomes NaN or infinite.
+var ErrNonFinite = errors.New("train: loss is not finite")
+
+// ErrStop may be returned by a hook to end Fit early, without an error: Fit
+// evaluates (unless it just did) and returns its Result.
+var ErrStop = errors.New("train: stop requested")
+
+// NonFiniteLossError reports a NaN or infinite training loss. Fit returns it
+// (as *NonFiniteLossError) before applying the step, so the weights are those
+// that produced the bad loss; nothing is written to disk.
+type NonFiniteLossError struct {
+	Step int     // the step whose loss was not finite (0-based)
+	Loss float64 // the loss: NaN, +Inf or -Inf
+}
+
+func (e *NonFiniteLossError) Error() string {
+	return fmt.Sprintf("train: loss is %v at step %d (try a lower learning rate)", e.Loss, e.Step)
+}
+
+// Is makes errors.Is(err, ErrNonFinite) true.
+func (e *NonFiniteLossError) Is(target error) bool { return target == ErrNonFinite }
+
+// Trainer trains one Weights of one Model with softmax cross-entropy. It owns
+// its Gorgonia graphs and TapeMachines (one for training, one per evaluation
+// batch size) and releases them in Close. A Trainer is not safe for
+// concurrent use, but trainers share nothing: several may run in parallel
+// goroutines, each giving exactly the results it gives alone.
+type Trainer struct {
+	model  Model
+	w      *Weights
+	cfg    Config
+	opt    OptimizerState
+	sched  LRSchedule
+	base   float64
+	params []prune.Param // one per weight tensor; Grad set each step
+	step   int
+	closed bool
+
+	masks   *prune.Masks
+	maskIdx []int // weight index of each mask
+
+	tg    *trainGraph
+	evals map[int]*evalGraph
+
+	hooks []hook
+
+	perm      []int // permutation of the current epoch
+	permEpoch int
+	permN     int
+	ybuf      []int
+}
+
+type hookKind int
+
+const (
+	hookStep hookKind = iota
+	hookEvery
+	hookEval
+)
+
+type hook struct {
+	name  string
+	kind  hookKind
+	every int
+	step  func(int) error
+	eval  func(Eval) error
+}
+
+// NewTrainer returns a trainer that trains w, in place, as parameters of m.
+// w must match m (same names, order, shapes and prunable flags; see
+// Weights.Matches). The graphs are built at the first Fit or Evaluate, when
+// the shape of the examples is known.
+func NewTrainer(m Model, w *Weights, cfg Config) (*Trainer, error) {
+	if w == nil {
+		return nil, errors.New("train: NewTrainer: nil Weights")
+	}
+	if err := w.Matches(m); err != nil {
+		return nil, err
+	}
+	if cfg.Batch < 0 || cfg.Iterations < 0 || cfg.Epochs < 0 || cfg.EvalEvery < 0 || cfg.EvalBatch < 0 {
+		return nil, fmt.Errorf("train: Config has a negative Batch, Iterations, Epochs, EvalEvery or EvalBatch: %+v", cfg)
+	}
+	if cfg.Batch == 0 {
+		cfg.Batch = 60
+	}
+	if cfg.EvalBatch == 0 {
+		cfg.EvalBatch = cfg.Batch
+	}
+	if cfg.Epochs == 0 {
+		cfg.Epochs = 1
+	}
+	if cfg.Optimizer == nil {
+		cfg.Optimizer = Adam{LR: 1.2e-3}
+	}
+	if cfg.Schedule == nil {
+		cfg.Schedule = Constant{}
+	}
+	base := cfg.Optimizer.LearningRate()
+	if math.IsNaN(base) || math.IsInf(base, 0) || base < 0 {
+		return nil, fmt.Errorf("train: learning rate %v is not a finite non-negative number", base)
+	}
+	t := &Trainer{model: m, w: w, cfg: cfg, sched: cfg.Schedule, base: base, params: w.Params(), evals: map[int]*evalGraph{}, permEpoch: -1}
+	opt, err := cfg.Optimizer.NewState(t.params)
+	if err != nil {
+		return nil, err
+	}
+	t.opt = opt
+	return t, nil
+}
+
+// Config returns the trainer's configuration with defaults filled in.
+func (t *Trainer) Config() Config { return t.cfg }
+
+// Model returns the trained model.
+func (t *Trainer) Model() Model { return t.model }
+
+// SetMasks keeps ms in force from now on: the weights that ms prunes are set
+// to zero at once, and at every step their gradients are zeroed before the
+// optimizer update and the weights again after it, so that they stay exactly
+// 0 under every optimizer (Adam's moments would otherwise move them). ms must
+// match w.Prunable() (names, order, sizes), as prune.NewMasks(w.Prunable())
+// does. The trainer keeps ms itself, not a copy: after pruning ms further,
+// call SetMasks again to zero the newly pruned weights at once. nil removes
+// the masks.
+func (t *Trainer) SetMasks(ms *prune.Masks) error {
+	if ms == nil {
+		t.masks, t.maskIdx = nil, nil
+		return nil
+	}
+	pr := t.w.Prunable()
+	if err := ms.Apply(pr); err != nil {
+		return fmt.Errorf("train: SetMasks: %w", err)
+	}
+	idx := make([]int, len(pr))
+	for i, p := range pr {
+		idx[i] = t.w.index[p.Name]
+	}
+	t.masks, t.maskIdx = ms, idx
+	return nil
+}
+
+// Masks returns the masks in force, or nil.
+func (t *Trainer) Masks() *prune.Masks { return t.masks }
+
+// OnStep registers fn to run after each optimizer step, with the number of
+// steps done. A hook registered under the name of an earlier one replaces
+// it; hooks run in the order they were first registered. A hook's error
+// ends Fit with that error (ErrStop ends it without one).
+func (t *Trainer) OnStep(name string, fn func(step int) error) {
+	t.addHook(hook{name: name, kind: hookStep, step: fn})
+}
+
+// Every registers fn to run after every n-th step (when the number of steps
+// done is a multiple of n), with the number of steps done. n below 1 means 1.
+func (t *Trainer) Every(name string, n int, fn func(step int) error) {
+	t.addHook(hook{name: name, kind: hookEvery, every: max(n, 1), step: fn})
+}
+
+// OnEval registers fn to run after each evaluation during Fit.
+func (t *Trainer) OnEval(name string, fn func(e Eval) error) {
+	t.addHook(hook{name: name, kind: hookEval, eval: fn})
+}
+
+// RemoveHook removes the hook registered under name, if any.
+func (t *Trainer) RemoveHook(name string) {
+	for i, h := range t.hooks {
+		if h.name == name {
+			t.hooks = append(t.hooks[:i], t.hooks[i+1:]...)
+			return
+		}
+	}
+}
+
+func (t *Trainer) addHook(h hook) {
+	if h.step == nil && h.eval == nil {
+		t.RemoveHook(h.name)
+		return
+	}
+	for i := range t.hooks {
+		if t.hooks[i].name == h.name {
+			t.hooks[i] = h
+			return
+		}
+	}
+	t.hooks = append(t.hooks, h)
+}
+
+// Step returns the number of optimizer steps done.
+func (t *Trainer) Step() int { return t.step }
+
+// SetStep sets the step counter, e.g. after rewinding the weights to
+// iteration k: the learning-rate schedule and the order of training
+// examples resume there. The optimizer's state is not changed. A negative
+// step means 0.
+func (t *Trainer) SetStep(step int) { t.step = max(step, 0) }
+
+// Weights returns the live weights being trained (Clone to keep a copy).
+func (t *Trainer) Weights() *Weights { return t.w }
+
+// Close releases the trainer's graphs and machines. The trainer cannot be
+// used afterwards; its Weights stay valid.
+func (t *Trainer) Close() error {
+	if t.closed {
+		return nil
+	}
+	t.closed = true
+	var err error
+	if t.tg != nil {
+		err = errors.Join(err, t.tg.vm.Close())
+		t.tg = nil
+	}
+	for k, e := range t.evals {
+		err = errors.Join(err, e.vm.Close())
+		delete(t.evals, k)
+	}
+	return err
+}
+
+// iterations returns the total number of steps for n training examples.
+func (t *Trainer) iterations(n int) int {
+	if t.cfg.Iterations > 0 {
+		return t.cfg.Iterations
+	}
+	return t.cfg.Epochs * t.stepsPerEpoch(n)
+}
+
+func (t *Trainer) stepsPerEpoch(n int) int { return (n + t.cfg.Batch - 1) / t.cfg.Batch }
+
+// Fit trains on data.Train from Step() up to the configured number of
+// iterations, evaluating data.Val (if present) and data.Test every
+// EvalEvery steps and after the last step. It checks ctx before each step
+// and returns the Result so far with ctx's error, wrapped, when it is done.
+// A NaN or infinite loss stops Fit with a *NonFiniteLossError (see
+// ErrNonFinite).
+func (t *Trainer) Fit(ctx context.Context, data Splits) (*Result, error) {
+	if t.closed {
+		return nil, errors.New("train: Fit on a closed Trainer")
+	}
+	if err := data.Validate(); err != nil {
+		return nil, err
+	}
+	if err := t.ensureTrainGraph(data.Train); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	res := &Result{}
+	n := data.Train.Len()
+	total := t.iterations(n)
+	every := t.cfg.EvalEvery
+	if every == 0 {
+		every = t.stepsPerEpoch(n)
+	}
+	bar := newProgress(t.cfg.Progress, t.step, total, t.cfg.Batch)
+	defer bar.finish()
+	lastEval := -1
+	evaluate := func() error {
+		e, err := t.evaluateSplits(data)
+		if err != nil {
+			return err
+		}
+		lastEval = e.Iteration
+		res.Evals = append(res.Evals, e)
+		bar.eval(e)
+		for _, h := range t.hooks {
+			if h.kind == hookEval {
+				if err := h.eval(e); err != nil {
+					return hookErr(h.name, err)
+				}
+			}
+		}
+		return nil
+	}
+	finish := func(err error) (*Result, error) {
+		if errors.Is(err, ErrStop) {
+			err = nil
+			if lastEval != t.step {
+				err = evaluate()
+				if errors.Is(err, ErrStop) {
+					err = nil
+				}
+			}
+		}
+		res.Seconds = time.Since(start).Seconds()
+		if len(res.Evals) > 0 {
+			res.Final = res.Evals[len(res.Evals)-1]
+			res.Best = best(res.Evals, data.Val != nil)
+		}
+		return res, err
+	}
+	for t.step < total {
+		if err := ctx.Err(); err != nil {
+			return finish(fmt.Errorf("train: stopped at step %d: %w", t.step, err))
+		}
+		loss, err := t.trainStep(data.Train)
+		if err != nil {
+			return finish(err)
+		}
+		res.Steps++
+		res.Loss = loss
+		bar.step(t.step, loss)
+		for _, h := range t.hooks {
+			switch {
+			case h.kind == hookStep, h.kind == hookEvery && t.step%h.every == 0:
+				if err := h.step(t.step); err != nil {
+					return finish(hookErr(h.name, err))
+				}
+			}
+		}
+		if t.step%every == 0 || t.step == total {
+			if err := evaluate(); err != nil {
+				return finish(err)
+			}
+		}
+	}
+	if lastEval != t.step {
+		if err := evaluate(); err != nil {
+			return finish(err)
+		}
+	}
+	return finish(nil)
+}
+
+func hookErr(name string, err error) error {
+	if errors.Is(err, ErrStop) {
+		return err
+	}
+	return fmt.Errorf("train: hook %q: %w", name, err)
+}
+
+// best returns the evaluation of least validation loss, or the last one.
+func best(evals []Eval, hasVal bool) Eval {
+	if !hasVal {
+		return evals[len(evals)-1]
+	}
+	b := evals[0]
+	for _, e := range evals[1:] {
+		if e.ValLoss < b.ValLoss || (math.IsNaN(b.ValLoss) && !math.IsNaN(e.ValLoss)) {
+			b = e
+		}
+	}
+	return b
+}
+
+// trainStep runs one optimizer step on the batch of the current step.
+func (t *Trainer) trainStep(d *Dataset) (float64, error) {
+	tg := t.tg
+	t.fillBatch(d, tg)
+	err := tg.vm.RunAll()
+	tg.vm.Reset()
+	if err != nil {
+		return 0, fmt.Errorf("train: step %d: %w", t.step, err)
+	}
+	loss, err := scalar(tg.loss.Value())
+	if err != nil {
+		return 0, fmt.Errorf("train: step %d: loss: %w", t.step, err)
+	}
+	if math.IsNaN(loss) || math.IsInf(loss, 0) {
+		return loss, &NonFiniteLossError{Step: t.step, Loss: loss}
+	}
+	for i, g := range tg.grads {
+		gd, ok := g.Value().(*tensor.Dense)
+		if !ok || gd == nil || gd.Dtype() != t.w.dtype || gd.RequiresIterator() {
+			return 0, fmt.Errorf("train: step %d: gradient of %q is %T, not a contiguous %v tensor", t.step, t.params[i].Name, g.Value(), t.w.dtype)
+		}
+		t.params[i].Grad = gd
+	}
+	if t.masks != nil {
+		for i, wi := range t.maskIdx {
+			if err := t.masks.At(i).ApplyTo(t.params[wi].Grad); err != nil {
+				return 0, fmt.Errorf("train: step %d: %w", t.step, err)
+			}
+		}
+	}
+	lr := t.sched.Rate(t.base, t.step)
+	if err := t.opt.Update(t.params, lr); err != nil {
+		return 0, fmt.Errorf("train: step %d: %w", t.step, err)
+	}
+	if t.masks != nil {
+		for i, wi := range t.maskIdx {
+			if err := t.masks.At(i).ApplyTo(t.params[wi].Value); err != nil {
+				return 0, fmt.Errorf("train: step %d: %w", t.step, err)
+			}
+		}
+	}
+	t.step++
+	return loss, nil
+}
+
+// fillBatch copies the examples of the current step into the training
+// graph's input tensors. Training examples form an endless stream, one
+// seeded permutation of the training set per epoch; step s takes positions
+// [s·Batch, (s+1)·Batch) of that stream, so every batch is full.
+func (t *Trainer) fillBatch(d *Dataset, tg *trainGraph) {
+	n, f, b := d.Len(), d.Features(), t.cfg.Batch
+	pos := t.step * b
+	for i := 0; i < b; i++ {
+		p := pos + i
+		ex := t.permuted(p/n, p%n, n)
+		tg.setRow(i, d.X[ex*f:(ex+1)*f], d.Y[ex])
+	}
+}
+
+// permuted returns the example at position i of epoch e's permutation.
+func (t *Trainer) permuted(e, i, n int) int {
+	if e != t.permEpoch || n != t.permN {
+		t.perm = epochPerm(t.perm, n, t.cfg.Seed, uint64(e))
+		t.permEpoch, t.permN = e, n
+	}
+	return t.perm[i]
+}
+
+// epochPerm returns a permutation of [0, n) drawn from PCG(seed, epoch) by
+// Fisher–Yates, so that it is the same on every platform and Go version.
+func epochPerm(buf []int, n int, seed, epoch uint64) []int {
+	if cap(buf) < n {
+		buf = make([]int, n)
+	}
+	p := buf[:n]
+	for i := range p {
+		p[i] = i
+	}
+	src := rand.NewPCG(seed, epoch^0x9e3779b97f4a7c15)
+	for i := n - 1; i > 0; i-- {
+		hi, _ := bits.Mul64(src.Uint64(), uint64(i+1))
+		j := int(hi)
+		p[i], p[j] = p[j], p[i]
+	}
+	return p
+}
+
+// Evaluate returns the mean softmax cross-entropy and the accuracy of the
+// current weights over every example of d, the last partial batch included
+// (a second graph of the remainder's size evaluates it, so that nothing is
+// padded). The loss is summed in float64.
+func (t *Trainer) Evaluate(d *Dataset) (loss, accuracy float64, err error) {
+	if t.closed {
+		return 0, 0, errors.New("train: Evaluate on a closed Trainer")
+	}
+	if d == nil {
+		return 0, 0, errors.New("train: Evaluate: nil Dataset")
+	}
+	if err := d.Validate(); err != nil {
+		return 0, 0, err
+	}
+	if d.Len() == 0 {
+		return 0, 0, fmt.Errorf("train: Evaluate: data set %q is empty", d.Name)
+	}
+	return t.evaluate(d)
+}
+
+func (t *Trainer) evaluate(d *Dataset) (loss, accuracy float64, err error) {
+	n, f := d.Len(), d.Features()
+	b := min(t.cfg.EvalBatch, n)
+	sum, correct := 0.0, 0
+	for start := 0; start < n; start += b {
+		size := min(b, n-start)
+		eg, err := t.evalGraph(d, size)
+		if err != nil {
+			return 0, 0, err
+		}
+		for i := 0; i < size; i++ {
+			eg.setRow(i, d.X[(start+i)*f:(start+i+1)*f])
+		}
+		err = eg.vm.RunAll()
+		eg.vm.Reset()
+		if err != nil {
+			return 0, 0, fmt.Errorf("train: evaluate %q: %w", d.Name, err)
+		}
+		z, ok := eg.logits.Value().(*tensor.Dense)
+		if !ok || z == nil || z.RequiresIterator() {
+			return 0, 0, fmt.Errorf("train: evaluate %q: logits are %T, not a contiguous tensor", d.Name, eg.logits.Value())
+		}
+		var s float64
+		var c int
+		if z.Dtype() == tensor.Float32 {
+			s, c, err = scoreRows(floats[float32](z), d.Y[start:start+size], eg.classes)
+		} else {
+			s, c, err = scoreRows(floats[float64](z), d.Y[start:start+size], eg.classes)
+		}
+		if err != nil {
+			return 0, 0, fmt.Errorf("train: evaluate %q: %w", d.Name, err)
+		}
+		sum += s
+		correct += c
+	}
+	return sum / float64(n), float64(correct) / float64(n), nil
+}
+
+// scoreRows sums the cross-entropy of each row of logits z and counts the
+// rows whose largest logit is the label.
+func scoreRows[T float](z []T, y []int, classes int) (float64, int, error) {
+	sum, correct := 0.0, 0
+	for i, c := range y {
+		if c < 0 || c >= classes {
+			return 0, 0, fmt.Errorf("label %d of example %d is outside the model's %d classes", c, i, classes)
+		}
+		l, arg := rowLoss(z[i*classes:(i+1)*classes], c)
+		sum += l
+		if arg == c {
+			correct++
+		}
+	}
+	return sum, correct, nil
+}
+
+func (t *Trainer) evaluateSplits(data Splits) (Eval, error) {
+	e := Eval{Iteration: t.step}
+	var err error
+	if data.Val != nil && data.Val.Len() > 0 {
+		if e.ValLoss, e.ValAccuracy, err = t.evaluate(data.Val); err != nil {
+			return e, err
+		}
+	}
+	if data.Test != nil && data.Test.Len() > 0 {
+		if e.TestLoss, e.TestAccuracy, err = t.evaluate(data.Test); err != nil {
+			return e, err
+		}
+	}
+	return e, nil
+}
