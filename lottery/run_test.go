@@ -496,8 +496,15 @@ func TestShardsMerge(t *testing.T) {
 		}
 		srcs = append(srcs, d)
 	}
+	// More shards than trials: the extra one has nothing to do, and merges.
+	idle := filepath.Join(base, "shard", "idle")
+	res, err := Run(context.Background(), idle, e, Options{Shard: Shard{3, 4}})
+	if err != nil || len(res.Rows) != 0 {
+		t.Fatalf("idle shard: %v, %d rows", err, len(res.Rows))
+	}
+	srcs = append(srcs, idle)
 	merged := filepath.Join(base, "merged")
-	res, err := Merge(merged, srcs...)
+	res, err = Merge(merged, srcs...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -636,6 +643,35 @@ func TestGlobalPruning(t *testing.T) {
 		if r.Remaining != float64(kept)/float64(total) {
 			t.Errorf("level %d: remaining %v, want %d/%d", l, r.Remaining, kept, total)
 		}
+	}
+}
+
+// A convolutional model runs too: its last prunable tensor (the output
+// layer) gets the output rate.
+func TestConvModel(t *testing.T) {
+	e := tiny()
+	e.Model = "lenet5"
+	e.Train.Iterations = 20
+	e.Trials, e.Levels, e.Controls = 1, 1, []string{ArmRandom}
+	dir := t.TempDir()
+	res, err := Run(context.Background(), dir, e, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ticket := res.Results[1]
+	var names []string
+	for _, l := range ticket.Layers {
+		names = append(names, l.Name)
+	}
+	rates := LayerRates(e, names)
+	for _, l := range ticket.Layers {
+		want := l.Size - int(math.RoundToEven(rates[l.Name]*float64(l.Size)))
+		if l.Kept != want {
+			t.Errorf("%s keeps %d of %d, want %d (rate %v)", l.Name, l.Kept, l.Size, want, rates[l.Name])
+		}
+	}
+	if last := names[len(names)-1]; rates[last] != DefaultOutputRate || rates[names[0]] != DefaultRate {
+		t.Errorf("rates %v", rates)
 	}
 }
 

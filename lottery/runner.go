@@ -52,7 +52,8 @@ type Options struct {
 //
 // When everything of the shard is done, Run writes results.csv,
 // results.json and summary.csv into dir (covering the shard's trials) and
-// returns the results.
+// returns the results. A shard that owns no trial (more shards than trials)
+// does nothing and returns no rows.
 func Run(ctx context.Context, dir string, exp Experiment, opts Options) (*Results, error) {
 	r, err := newRunner(dir, exp, opts)
 	if err != nil {
@@ -67,6 +68,10 @@ func Run(ctx context.Context, dir string, exp Experiment, opts Options) (*Result
 	}
 	if len(res.Missing) > 0 { // cannot happen after a run without error
 		return nil, missingError(dir, res.Missing)
+	}
+	if len(res.Rows) == 0 { // a shard with no trial: more machines than trials
+		r.logf("lottery: shard %s owns none of the %d trials: nothing to do\n", opts.Shard, r.exp.Trials)
+		return res, nil
 	}
 	if err := res.WriteFiles(); err != nil {
 		return nil, err

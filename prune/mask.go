@@ -161,7 +161,11 @@ type Masks struct {
 func NewMasks(params []Param) *Masks {
 	ms := &Masks{index: make(map[string]int, len(params))}
 	for _, p := range params {
-		m, _ := NewMask(p.Name, p.Shape()) // shapes of tensors are never negative
+		shape := p.Shape()
+		if p.Value == nil {
+			shape = []int{0} // an empty mask: pruners and Apply reject the Param
+		}
+		m, _ := NewMask(p.Name, shape) // shapes of tensors are never negative
 		ms.add(m)
 	}
 	return ms

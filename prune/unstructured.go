@@ -13,10 +13,13 @@ import (
 //
 // A nil Scorer means L1{}. Amount must be set.
 //
-// L1 and L2 (one ranking by |w|) and Taylor are computed on the fly, with no
-// copy of the weights and 256 KiB of histogram per goroutine. Any other
-// Scorer (Random, a ScoreFunc) is asked once per Param and its scores are kept
-// until the masks are written: 8 bytes a weight of the Params pruned.
+// Selection takes linear time, with no sort: a radix select over the scores'
+// bit patterns, usually two passes over the weights, on up to GOMAXPROCS
+// goroutines; ties are broken by position (the lower flat index is pruned
+// first). L1 and L2 (one ranking by |w|) and Taylor are computed on the fly,
+// with no copy of the weights and 256 KiB of histogram per goroutine. Any
+// other Scorer (Random, a ScoreFunc) is asked once per Param and its scores
+// are kept until the masks are written: 8 bytes a weight of the Params pruned.
 type Unstructured struct {
 	Scorer Scorer
 	Amount Amount
@@ -31,9 +34,11 @@ type Unstructured struct {
 // Scores of different Params must be comparable for a global ranking to make
 // sense; L1 on weights of similar scale is the usual choice.
 //
-// A nil Scorer means L1{}. Amount must be set. Memory is as for Unstructured:
-// nothing per weight for L1, L2 and Taylor, 8 bytes a weight for other
-// Scorers.
+// Ties are broken by position: the entry in the earlier Param, then at the
+// lower flat index, is pruned first. A nil Scorer means L1{}. Amount must be
+// set. Time and memory are as for Unstructured: linear time, nothing per
+// weight for L1, L2 and Taylor, 8 bytes a weight for other Scorers. 100M
+// float32 weights take a few tenths of a second (BenchmarkGlobal).
 type Global struct {
 	Scorer Scorer
 	Amount Amount

@@ -30,9 +30,7 @@ func init() {
 	gorgonia.Use(netlib.Implementation{})
 }
 
-// BLAS names the BLAS that Gorgonia and this package's ops use: "openblas"
-// in this build (tag openblas).
-const BLAS = "openblas"
+const openblas = true
 
 // SetBLASThreads sets the number of threads OpenBLAS uses (1 at start-up).
 // It is a process-wide setting. In the default, pure-Go build it does

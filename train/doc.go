@@ -131,7 +131,7 @@
 // start-up, as the one-thread comparison with PyTorch wants and so that
 // parallel trainers do not oversubscribe the machine; SetBLASThreads changes
 // it. The default build is pure Go (plus assembly) and needs nothing but the
-// Go toolchain. The constant BLAS says which build is running.
+// Go toolchain. Backend says which one is running.
 //
 // # Data
 //

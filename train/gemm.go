@@ -1,6 +1,7 @@
 package train
 
 import (
+	"fmt"
 	"unsafe"
 
 	"github.com/shearsml/shears/train/internal/kernel"
@@ -54,4 +55,22 @@ func as64[T float](s []T) []float64 {
 func isF32[T float]() bool {
 	var z T
 	return unsafe.Sizeof(z) == 4
+}
+
+// Backend names what computes the float32 matrix products of this package's
+// ops: "openblas" (a build with the openblas tag), "go-avx2" (the default
+// build's assembly kernel, on amd64 with AVX2 and FMA) or "gonum" (gonum's
+// pure-Go BLAS, on other CPUs). After a program's own gorgonia.Use with
+// another BLAS, it is that BLAS's Go type.
+func Backend() string {
+	impl := gorgonia.WhichBLAS()
+	switch {
+	case openblas && !isGonum(impl):
+		return "openblas"
+	case isGonum(impl) && kernel.HasAVX2:
+		return "go-avx2"
+	case isGonum(impl):
+		return "gonum"
+	}
+	return fmt.Sprintf("%T", impl)
 }

@@ -317,6 +317,9 @@ func (t *Trainer) Fit(ctx context.Context, data Splits) (*Result, error) {
 	if err := data.Validate(); err != nil {
 		return nil, err
 	}
+	if data.Train.Len() == 0 {
+		return nil, fmt.Errorf("train: training set %q is empty", data.Train.Name)
+	}
 	if err := t.ensureTrainGraph(data.Train); err != nil {
 		return nil, err
 	}

@@ -102,7 +102,7 @@ func parse(args []string, stderr io.Writer) (o options, code int, ok bool) {
 	fs.IntVar(&o.start, "start", 300, "`step` of the first gradual pruning (t₀), at least 1")
 	fs.IntVar(&o.every, "every", 100, "`steps` between gradual prunings (Δt)")
 	fs.IntVar(&o.prunings, "prunings", 15, "number of gradual prunings after the first (n)")
-	fs.IntVar(&o.evalEvery, "eval-every", 50, "evaluate the test set every `N` steps")
+	fs.IntVar(&o.evalEvery, "eval-every", 25, "evaluate the test set every `N` steps")
 	fs.Float64Var(&o.lr, "lr", 1.2e-3, "Adam's learning `rate`")
 	quick := fs.Bool("quick", false, "a tiny run for CI: 240 steps, pruning from step 20 every 10 steps, 10 times")
 	if err := fs.Parse(args); err != nil {
@@ -229,7 +229,7 @@ func compare(ctx context.Context, o options, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		stage("%s: done in %.1fs, %d prunings, sparsity %.1f%%, test accuracy %.2f%%",
+		stage("%s: done in %.1fs; pruned %d time(s), sparsity %.1f%%, test accuracy %.2f%%",
 			r.name, out.seconds, out.prunes, 100*out.final.sparsity, 100*out.final.accuracy)
 		runs = append(runs, out)
 	}
@@ -287,10 +287,13 @@ func trainPruned(ctx context.Context, m train.Model, w *train.Weights, sched pru
 		if !sched.Due(step) {
 			return nil
 		}
+		kept := masks.Kept()
 		if err := (prune.Global{Scorer: prune.L1{}, Amount: prune.Target(sched, step)}).Prune(masks, params); err != nil {
 			return err
 		}
-		out.prunes++
+		if masks.Kept() < kept {
+			out.prunes++ // (Gradual's first due step, at Initial = 0, prunes nothing)
+		}
 		return tr.SetMasks(masks)
 	}
 	if err := pruneAt(0); err != nil {
@@ -346,8 +349,10 @@ func curvesPlot(runs []*outcome, title string) (*plot.Plot, error) {
 	p.X.Label.Text = "Iteration"
 	p.Y.Label.Text = "Percent"
 	p.Y.Min, p.Y.Max = 0, 100
+	// Bottom right: after the last pruning, both accuracies are high and
+	// both sparsities at the top, so the corner is empty.
 	p.Legend.Top = false
-	p.Legend.Left = true
+	p.Legend.Left = false
 	p.Legend.XOffs, p.Legend.YOffs = vg.Points(8), vg.Points(8)
 	colors := []color.Color{color.RGBA{R: 0x1f, G: 0x5f, B: 0xa8, A: 0xff}, color.RGBA{R: 0xd5, G: 0x5e, B: 0x00, A: 0xff}}
 	for i, r := range runs {

@@ -81,19 +81,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fs.PrintDefaults()
 	}
 	var (
-		data       = fs.String("data", "digits", "data: `digits` (embedded) or a folder of MNIST-format IDX files")
+		data       = fs.String("data", "digits", "data `source`: digits (embedded) or a folder of MNIST-format IDX files")
 		out        = fs.String("out", "lottery-out", "output `folder`")
-		model      = fs.String("model", "lenet300100", "model: lenet300100, mlp:H1,H2,..., lenet5, conv2, conv4, conv6")
-		initName   = fs.String("init", "", "initialiser of the weights: glorot_normal, glorot_uniform, kaiming_normal (default: the model's, Glorot normal)")
+		model      = fs.String("model", "lenet300100", "`model`: lenet300100, mlp:H1,H2,..., lenet5, conv2, conv4, conv6")
+		initName   = fs.String("init", "", "`initialiser` of the weights: glorot_normal, glorot_uniform, kaiming_normal (default: the model's, Glorot normal)")
 		levels     = fs.Int("levels", 12, "pruning `levels` after the dense level 0")
 		trials     = fs.Int("trials", 3, "number of `trials` (seeds)")
 		iterations = fs.Int("iterations", 800, "training `steps` per level")
 		evalEvery  = fs.Int("eval-every", 100, "evaluate every `N` steps")
-		val        = fs.Int("val", 0, "training examples held out for early stopping (0: 300 for digits, 5000 for a folder)")
-		rewind     = fs.String("rewind", "init", "rewinding: `init`, K (an iteration), lr or finetune")
-		controls   = fs.String("controls", "reinit,random", "control arms: reinit, random, both (comma-separated) or none")
+		val        = fs.Int("val", 0, "`N` training examples held out for early stopping (0: 300 for digits, 5000 for a folder)")
+		rewind     = fs.String("rewind", "init", "rewinding `mode`: init, K (an iteration), lr or finetune")
+		controls   = fs.String("controls", "reinit,random", "control arms `list`: reinit, random, both (comma-separated) or none")
 		seed       = fs.Uint64("seed", 0, "experiment `seed`")
-		workers    = fs.Int("workers", 0, "trainings at once (0: one per CPU)")
+		workers    = fs.Int("workers", 0, "`N` trainings at once (0: one per CPU)")
 		config     = fs.String("config", "", "experiment description `file` (JSON); flags given explicitly override it")
 		shard      = fs.String("shard", "", "run shard `i/n` of the trials (trial t when t mod n = i)")
 		merge      = fs.String("merge", "", "merge the shard `folders` (comma-separated) into -out instead of running")
@@ -215,6 +215,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // report prints the table and writes the plots.
 func report(res *lottery.Results, noPlot bool, stdout, stderr io.Writer) int {
+	if len(res.Rows) == 0 {
+		fmt.Fprintln(stdout, "no results: this shard owns no trial")
+		return 0
+	}
 	trials := map[int]bool{}
 	for _, r := range res.Rows {
 		trials[r.Trial] = true

@@ -119,8 +119,14 @@ func packA(dst, a []float32, lda int, tA bool, ic, pc, mb, kb int) {
 		for l := 0; l < kb; l++ {
 			o := out[l*mr : l*mr+mr]
 			src := a[(pc+l)*lda+ic+p:]
-			copy(o[:rows], src[:rows])
-			clear(o[rows:])
+			src = src[:rows]
+			for r := range o {
+				if r < rows {
+					o[r] = src[r]
+				} else {
+					o[r] = 0
+				}
+			}
 		}
 	}
 }
@@ -142,8 +148,15 @@ func packB(dst, b []float32, ldb int, tB bool, pc, jc, kb, nb int) {
 			for l := 0; l < kb; l++ {
 				o := out[l*nr : l*nr+nr]
 				src := b[(pc+l)*ldb+jc+q:]
-				copy(o[:cols], src[:cols])
-				clear(o[cols:])
+				src = src[:cols]
+				for j := range o {
+					// loops, not copy: these copies are too short for memmove
+					if j < cols {
+						o[j] = src[j]
+					} else {
+						o[j] = 0
+					}
+				}
 			}
 			continue
 		}

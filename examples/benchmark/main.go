@@ -1,0 +1,661 @@
+// Command benchmark compares the speed of shears with PyTorch's on the same
+// machine, in one run, and prints the ratios.
+//
+// It measures, on the Go side in this process and on the PyTorch side by
+// running the scripts under scripts/ with Debian's python3-torch:
+//
+//   - pruning: prune.Global{Scorer: prune.L1{}, Amount: prune.Fraction(0.2)}
+//     over N float32 weights in 12 tensors (the shapes of prune's
+//     BenchmarkGlobal), against torch.nn.utils.prune.global_unstructured
+//     with L1Unstructured and amount=0.2 (scripts/bench_torch_prune.py);
+//   - training: one optimizer step (forward, backward, Adam) of
+//     LeNet-300-100 (784-300-100-10), float32, batch 60, on random data,
+//     against the same network in PyTorch (scripts/bench_torch_train.py);
+//
+// each on one thread and on GOMAXPROCS threads (torch.set_num_threads).
+// When python3 or torch is missing it says so and prints the Go figures only.
+//
+// Usage:
+//
+//	go run ./examples/benchmark [flags]
+//
+// See README.md in this folder.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/shearsml/shears/prune"
+	"github.com/shearsml/shears/train"
+	"gorgonia.org/tensor"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+const usageText = `Usage: benchmark [flags]
+
+Times global L1 pruning and a LeNet-300-100 training step in Go (shears on
+Gorgonia) and in PyTorch (python3-torch, through scripts/bench_torch_*.py)
+on this machine, in this run, and prints the ratios. Without PyTorch it
+prints the Go figures only.
+
+Flags:
+`
+
+// options are the settings of one run, checked by parse.
+type options struct {
+	weights  int     // weights pruned, a whole number of millions
+	repeat   int     // pruning calls timed (the best counts)
+	seconds  float64 // length of one timed training repeat
+	trainRep int     // training repeats (the best counts)
+	threads  []int   // thread counts measured
+	seed     uint64
+	python   string // interpreter; "" finds one
+	scripts  string // folder of the torch scripts; "" finds it
+	torch    bool
+	only     string // "", "prune" or "train"
+}
+
+// parse reads the flags. It returns the exit code for a parse that ends the
+// run (help: 0, a bad flag: 2) and ok = false.
+func parse(args []string, stderr io.Writer) (o options, code int, ok bool) {
+	fs := flag.NewFlagSet("benchmark", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usageText)
+		fs.PrintDefaults()
+	}
+	weights := fs.String("weights", "100M", "`number` of float32 weights to prune, in whole millions: 100M, 10M, 1000000")
+	fs.IntVar(&o.repeat, "repeat", 3, "pruning calls timed on each side, the best counts (PyTorch's script times one call from 100M on)")
+	fs.Float64Var(&o.seconds, "seconds", 3, "`seconds` of each timed training repeat")
+	fs.IntVar(&o.trainRep, "train-repeat", 3, "timed training repeats on each side, the best counts")
+	threads := fs.String("threads", "", "thread `counts` to measure, comma-separated (default: 1 and GOMAXPROCS)")
+	fs.Uint64Var(&o.seed, "seed", 1, "`seed` of the Go side's weights and data")
+	fs.StringVar(&o.python, "python", "", "Python `interpreter` with torch (default: the first of python3 on $PATH and /usr/bin/python3 that imports torch)")
+	fs.StringVar(&o.scripts, "scripts", "", "`folder` holding bench_torch_prune.py and bench_torch_train.py (default: scripts/ in this folder or a parent)")
+	fs.BoolVar(&o.torch, "torch", true, "run the PyTorch side (-torch=false: Go figures only)")
+	fs.StringVar(&o.only, "only", "", "run one benchmark only: `prune` or train")
+	quick := fs.Bool("quick", false, "a short run for CI: 1M weights, one thread count (GOMAXPROCS), 0.3 s training repeats")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return o, 0, false
+		}
+		return o, 2, false
+	}
+	bad := func(format string, a ...any) (options, int, bool) {
+		fmt.Fprintf(stderr, "benchmark: "+format+"\n", a...)
+		fs.Usage()
+		return o, 2, false
+	}
+	if fs.NArg() > 0 {
+		return bad("unexpected argument %q", fs.Arg(0))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if *quick {
+		// -quick changes the defaults only; flags given explicitly win.
+		if !set["weights"] {
+			*weights = "1M"
+		}
+		if !set["seconds"] {
+			o.seconds = 0.3
+		}
+		if !set["train-repeat"] {
+			o.trainRep = 1
+		}
+		if !set["threads"] {
+			*threads = strconv.Itoa(runtime.GOMAXPROCS(0))
+		}
+	}
+	var err error
+	if o.weights, err = parseWeights(*weights); err != nil {
+		return bad("-weights: %v", err)
+	}
+	if o.threads, err = parseThreads(*threads); err != nil {
+		return bad("-threads: %v", err)
+	}
+	switch {
+	case o.repeat < 1:
+		return bad("-repeat must be at least 1, not %d", o.repeat)
+	case o.trainRep < 1:
+		return bad("-train-repeat must be at least 1, not %d", o.trainRep)
+	case !(o.seconds > 0 && o.seconds <= 600):
+		return bad("-seconds must be in (0, 600], not %v", o.seconds)
+	case o.only != "" && o.only != "prune" && o.only != "train":
+		return bad("-only must be prune or train, not %q", o.only)
+	}
+	return o, 0, true
+}
+
+// parseWeights reads a count of weights: "100M", "1m" or "1000000"; it must
+// be a whole number of millions (the PyTorch script's sizes), at most 2000M.
+func parseWeights(s string) (int, error) {
+	t := strings.TrimSpace(s)
+	mult := 1
+	if strings.HasSuffix(t, "M") || strings.HasSuffix(t, "m") {
+		t, mult = t[:len(t)-1], 1_000_000
+	}
+	n, err := strconv.Atoi(t)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a count like 100M or 1000000", s)
+	}
+	if n <= 0 || n > 2000*1_000_000/mult {
+		return 0, fmt.Errorf("%q is not in [1M, 2000M]", s)
+	}
+	n *= mult
+	if n%1_000_000 != 0 {
+		return 0, fmt.Errorf("%q is not a whole number of millions", s)
+	}
+	return n, nil
+}
+
+// parseThreads reads a list of thread counts; "" means 1 and GOMAXPROCS.
+func parseThreads(s string) ([]int, error) {
+	if strings.TrimSpace(s) == "" {
+		if p := runtime.GOMAXPROCS(0); p > 1 {
+			return []int{1, p}, nil
+		}
+		return []int{1}, nil
+	}
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 || n > 1024 {
+			return nil, fmt.Errorf("%q is not a thread count in [1, 1024]", f)
+		}
+		for _, m := range out {
+			if m == n {
+				return nil, fmt.Errorf("%d is listed twice", n)
+			}
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	o, code, ok := parse(args, stderr)
+	if !ok {
+		return code
+	}
+	b := &bench{o: o, stdout: stdout, stderr: stderr, start: time.Now()}
+	err := b.all(ctx)
+	b.table()
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		if ctx.Err() != nil {
+			return 130
+		}
+		return 1
+	}
+	return 0
+}
+
+// row is one line of the table: a Go figure and the PyTorch figure for the
+// same work. Seconds per call for pruning, samples per second for training.
+type row struct {
+	what      string
+	threads   int
+	goV, pyV  float64 // 0: not measured
+	unit      string
+	perSecond bool // larger is faster
+}
+
+type bench struct {
+	o              options
+	stdout, stderr io.Writer
+	start          time.Time
+	rows           []row
+	python         string // "" when PyTorch is not available
+	torchVersion   string
+	noTorch        string // why PyTorch is not measured
+	scripts        string
+}
+
+func (b *bench) stage(format string, a ...any) {
+	fmt.Fprintf(b.stdout, "[%6.1fs] %s\n", time.Since(b.start).Seconds(), fmt.Sprintf(format, a...))
+}
+
+func (b *bench) all(ctx context.Context) error {
+	b.stage("Go %s, GOMAXPROCS %d, %d CPUs, Gorgonia BLAS: %s; thread counts measured: %v",
+		runtime.Version(), runtime.GOMAXPROCS(0), runtime.NumCPU(), train.BLAS, b.o.threads)
+	if b.o.torch {
+		b.findTorch(ctx)
+		if b.python != "" {
+			b.stage("PyTorch %s through %s, scripts in %s", b.torchVersion, b.python, b.scripts)
+		} else {
+			b.stage("PyTorch: not available (%s); printing the Go figures only", b.noTorch)
+		}
+	} else {
+		b.noTorch = "-torch=false"
+		b.stage("PyTorch: skipped (-torch=false); printing the Go figures only")
+	}
+	if b.o.only != "train" {
+		if err := b.prune(ctx); err != nil {
+			return err
+		}
+	}
+	if b.o.only != "prune" {
+		if err := b.train(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// findTorch finds a Python interpreter that imports torch, and the scripts.
+func (b *bench) findTorch(ctx context.Context) {
+	scripts, err := findScripts(b.o.scripts)
+	if err != nil {
+		b.noTorch = err.Error()
+		return
+	}
+	candidates := []string{b.o.python}
+	if b.o.python == "" {
+		candidates = nil
+		if p, err := exec.LookPath("python3"); err == nil {
+			candidates = append(candidates, p)
+		}
+		if p := "/usr/bin/python3"; len(candidates) == 0 || candidates[0] != p {
+			candidates = append(candidates, p)
+		}
+	}
+	var why []string
+	for _, py := range candidates {
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		out, err := exec.CommandContext(cctx, py, "-c", "import torch; print(torch.__version__)").CombinedOutput()
+		cancel()
+		if err != nil {
+			msg := strings.TrimSpace(string(out))
+			if i := strings.LastIndex(msg, "\n"); i >= 0 {
+				msg = msg[i+1:] // the exception, not the traceback
+			}
+			if msg == "" {
+				msg = err.Error()
+			}
+			why = append(why, fmt.Sprintf("%s: %s", py, msg))
+			continue
+		}
+		b.python, b.torchVersion, b.scripts = py, strings.TrimSpace(string(out)), scripts
+		return
+	}
+	b.noTorch = strings.Join(why, "; ") + "; install Debian's python3-torch or pass -python"
+}
+
+// findScripts returns the folder holding the PyTorch scripts: dir when set,
+// otherwise scripts/ in the working folder or the nearest parent that has
+// them.
+func findScripts(dir string) (string, error) {
+	has := func(d string) bool {
+		for _, name := range []string{"bench_torch_prune.py", "bench_torch_train.py"} {
+			if fi, err := os.Stat(filepath.Join(d, name)); err != nil || !fi.Mode().IsRegular() {
+				return false
+			}
+		}
+		return true
+	}
+	if dir != "" {
+		if !has(dir) {
+			return "", fmt.Errorf("%s does not hold bench_torch_prune.py and bench_torch_train.py", dir)
+		}
+		return dir, nil
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for d := wd; ; d = filepath.Dir(d) {
+		if s := filepath.Join(d, "scripts"); has(s) {
+			return s, nil
+		}
+		if filepath.Dir(d) == d {
+			return "", errors.New("no scripts/bench_torch_prune.py in this folder or a parent; run from the repository or pass -scripts")
+		}
+	}
+}
+
+// benchShapes are the 12 tensors of prune's BenchmarkGlobal and of
+// scripts/bench_torch_prune.py at their base size, as [rows, rest].
+var benchShapes = [12][2]int{
+	{64, 147}, {64, 576}, {128, 576}, {128, 1152}, {256, 1152}, {256, 2304},
+	{512, 2304}, {512, 4608}, {512, 4608}, {1024, 2048}, {2048, 1024}, {1000, 2048},
+}
+
+// scaledShapes returns the shapes scaled to about n weights, as the script
+// does: rows_i = max(1, round(rows_i·n / base)).
+func scaledShapes(n int) [][2]int {
+	base := 0
+	for _, s := range benchShapes {
+		base += s[0] * s[1]
+	}
+	out := make([][2]int, len(benchShapes))
+	for i, s := range benchShapes {
+		out[i] = [2]int{max(1, (s[0]*n+base/2)/base), s[1]}
+	}
+	return out
+}
+
+// pruneParams returns the 12 float32 tensors of about n weights, normal with
+// standard deviation 0.05 (as the script's), drawn from seed.
+func pruneParams(n int, seed uint64) []prune.Param {
+	shapes := scaledShapes(n)
+	ps := make([]prune.Param, len(shapes))
+	var wg sync.WaitGroup
+	for i, sh := range shapes {
+		data := make([]float32, sh[0]*sh[1])
+		ps[i] = prune.Param{Name: fmt.Sprintf("w%d", i), Value: tensor.New(tensor.WithShape(sh[0], sh[1]), tensor.WithBacking(data))}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(seed, uint64(i)))
+			for j := range data {
+				data[j] = float32(rng.NormFloat64() * 0.05)
+			}
+		}()
+	}
+	wg.Wait()
+	return ps
+}
+
+var pruneLine = regexp.MustCompile(`(\d+) weights \((\d+)M\) in 12 tensors, (\d+) thread\(s\): ([0-9.eE+-]+) s/call`)
+
+func (b *bench) prune(ctx context.Context) error {
+	n := b.o.weights
+	b.stage("Go: generating %dM float32 weights in 12 tensors", n/1_000_000)
+	ps := pruneParams(n, b.o.seed)
+	total := 0
+	for _, p := range ps {
+		total += p.Size()
+	}
+	pr := prune.Global{Scorer: prune.L1{}, Amount: prune.Fraction(0.2)}
+	what := fmt.Sprintf("prune.Global L1 20%%, %s weights", millions(total))
+	goSecs := map[int]float64{}
+	for _, th := range b.o.threads {
+		prev := runtime.GOMAXPROCS(th)
+		best, kept := 0.0, 0
+		for r := range b.o.repeat {
+			if err := ctx.Err(); err != nil {
+				runtime.GOMAXPROCS(prev)
+				return err
+			}
+			ms := prune.NewMasks(ps)
+			t0 := time.Now()
+			err := pr.Prune(ms, ps)
+			el := time.Since(t0).Seconds()
+			if err != nil {
+				runtime.GOMAXPROCS(prev)
+				return err
+			}
+			if r == 0 || el < best {
+				best = el
+			}
+			kept = ms.Kept()
+		}
+		runtime.GOMAXPROCS(prev)
+		goSecs[th] = best
+		b.stage("Go: prune.Global over %d weights, GOMAXPROCS %d: %.3f s/call (best of %d; kept %d)", total, th, best, b.o.repeat, kept)
+	}
+	// Hand the memory back before PyTorch needs its own.
+	ps = nil
+	runtime.GC()
+	debug.FreeOSMemory()
+
+	pySecs := map[int]float64{}
+	if b.python != "" {
+		var ths []string
+		for _, th := range b.o.threads {
+			ths = append(ths, strconv.Itoa(th))
+		}
+		b.stage("PyTorch: global_unstructured over %dM weights, threads %s (about 20 s a call at 100M)", n/1_000_000, strings.Join(ths, ","))
+		out, err := b.script(ctx, "bench_torch_prune.py", "--sizes", strconv.Itoa(n/1_000_000), "--repeat", strconv.Itoa(b.o.repeat), "--threads", strings.Join(ths, ","))
+		if err != nil {
+			b.addPruneRows(what, goSecs, pySecs)
+			return err
+		}
+		for _, line := range strings.Split(out, "\n") {
+			m := pruneLine.FindStringSubmatch(line)
+			if m == nil {
+				continue
+			}
+			weights, _ := strconv.Atoi(m[1])
+			th, _ := strconv.Atoi(m[3])
+			secs, err := strconv.ParseFloat(m[4], 64)
+			if err != nil || weights != total {
+				b.addPruneRows(what, goSecs, pySecs)
+				return fmt.Errorf("benchmark: bench_torch_prune.py: unexpected line (weights %s, expected %d): %q", m[1], total, line)
+			}
+			pySecs[th] = secs
+		}
+		for _, th := range b.o.threads {
+			if _, ok := pySecs[th]; !ok {
+				b.addPruneRows(what, goSecs, pySecs)
+				return fmt.Errorf("benchmark: bench_torch_prune.py printed no figure for %d thread(s); its output:\n%s", th, out)
+			}
+		}
+	}
+	b.addPruneRows(what, goSecs, pySecs)
+	return nil
+}
+
+func (b *bench) addPruneRows(what string, goSecs, pySecs map[int]float64) {
+	for _, th := range b.o.threads {
+		if g, ok := goSecs[th]; ok {
+			b.rows = append(b.rows, row{what: what, threads: th, goV: g, pyV: pySecs[th], unit: "s/call"})
+		}
+	}
+}
+
+// script runs one of the PyTorch scripts and returns its standard output.
+// Its standard error is passed through.
+func (b *bench) script(ctx context.Context, name string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, b.python, append([]string{filepath.Join(b.scripts, name)}, args...)...)
+	var out bytes.Buffer
+	pr, pw := io.Pipe()
+	cmd.Stdout = io.MultiWriter(&out, pw)
+	cmd.Stderr = b.stderr
+	// Echo the script's lines as they come, indented, so that a long run
+	// shows progress.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			fmt.Fprintf(b.stdout, "          | %s\n", sc.Text())
+		}
+	}()
+	err := cmd.Run()
+	pw.Close()
+	<-done
+	if err != nil {
+		return out.String(), fmt.Errorf("benchmark: %s %s: %w", b.python, name, err)
+	}
+	return out.String(), nil
+}
+
+var trainLine = regexp.MustCompile(`(\d+) thread\(s\), batch (\d+): best ([0-9.eE+-]+) samples/s`)
+
+func (b *bench) train(ctx context.Context) error {
+	const batch = 60
+	what := "train LeNet-300-100 step, batch 60"
+	for _, th := range b.o.threads {
+		rate, err := goTrainRate(ctx, th, batch, b.o.seconds, b.o.trainRep, b.o.seed)
+		if err != nil {
+			return err
+		}
+		b.stage("Go: LeNet-300-100 training, float32, batch %d, GOMAXPROCS %d: %.0f samples/s (best of %d × %.3g s)", batch, th, rate, b.o.trainRep, b.o.seconds)
+		r := row{what: what, threads: th, goV: rate, unit: "samples/s", perSecond: true}
+		if b.python != "" {
+			b.stage("PyTorch: the same step, %d thread(s), %d × %.3g s", th, b.o.trainRep, b.o.seconds)
+			out, err := b.script(ctx, "bench_torch_train.py", "--threads", strconv.Itoa(th), "--batch", strconv.Itoa(batch),
+				"--seconds", strconv.FormatFloat(b.o.seconds, 'g', -1, 64), "--repeat", strconv.Itoa(b.o.trainRep))
+			if err != nil {
+				b.rows = append(b.rows, r)
+				return err
+			}
+			m := trainLine.FindStringSubmatch(out)
+			if m == nil {
+				b.rows = append(b.rows, r)
+				return fmt.Errorf("benchmark: bench_torch_train.py printed no line like %q; its output:\n%s", "N thread(s), batch 60: best R samples/s", out)
+			}
+			if got, _ := strconv.Atoi(m[1]); got != th {
+				b.rows = append(b.rows, r)
+				return fmt.Errorf("benchmark: bench_torch_train.py ran on %d thread(s), not %d", got, th)
+			}
+			r.pyV, _ = strconv.ParseFloat(m[3], 64)
+		}
+		b.rows = append(b.rows, r)
+	}
+	return nil
+}
+
+// goTrainRate times LeNet-300-100 training steps on random 28×28 inputs with
+// GOMAXPROCS set to threads: a warm-up of 50 steps, then repeat runs of
+// about seconds each; it returns the best rate in samples per second.
+func goTrainRate(ctx context.Context, threads, batch int, seconds float64, repeat int, seed uint64) (float64, error) {
+	prev := runtime.GOMAXPROCS(threads)
+	defer runtime.GOMAXPROCS(prev)
+	train.SetBLASThreads(threads)
+
+	rng := rand.New(rand.NewPCG(seed, 28))
+	synthetic := func(n int) *train.Dataset {
+		d := &train.Dataset{Name: "random", X: make([]float32, n*784), Y: make([]int, n), Shape: []int{1, 28, 28}, Classes: 10}
+		for i := range d.X {
+			d.X[i] = rng.Float32()
+		}
+		for i := range d.Y {
+			d.Y[i] = rng.IntN(10)
+		}
+		return d
+	}
+	data := train.Splits{Train: synthetic(10 * batch), Test: synthetic(batch)}
+	m, err := train.LeNet300100([]int{1, 28, 28}, 10)
+	if err != nil {
+		return 0, err
+	}
+	w, err := train.NewWeights(m, tensor.Float32, rand.New(rand.NewPCG(seed, 0)))
+	if err != nil {
+		return 0, err
+	}
+	const forever = 1 << 30
+	tr, err := train.NewTrainer(m, w, train.Config{Batch: batch, Iterations: forever, EvalEvery: forever, Seed: seed, Optimizer: train.Adam{LR: 1.2e-3}})
+	if err != nil {
+		return 0, err
+	}
+	defer tr.Close()
+
+	// One hook, stopping Fit (train.ErrStop) after the warm-up and after
+	// each timed repeat; the evaluation Fit does when stopped is not timed.
+	var (
+		steps   int
+		t0      time.Time
+		elapsed float64
+		warm    = true
+	)
+	tr.OnStep("timer", func(int) error {
+		steps++
+		if warm {
+			if steps == 50 {
+				return train.ErrStop
+			}
+			return nil
+		}
+		if steps%20 == 0 {
+			if el := time.Since(t0).Seconds(); el >= seconds {
+				elapsed = el
+				return train.ErrStop
+			}
+		}
+		return nil
+	})
+	if _, err := tr.Fit(ctx, data); err != nil {
+		return 0, err
+	}
+	warm = false
+	best := 0.0
+	for range repeat {
+		steps = 0
+		t0 = time.Now()
+		if _, err := tr.Fit(ctx, data); err != nil {
+			return 0, err
+		}
+		best = max(best, float64(steps*batch)/elapsed)
+	}
+	return best, nil
+}
+
+// table prints the rows measured.
+func (b *bench) table() {
+	if len(b.rows) == 0 {
+		return
+	}
+	fmt.Fprintln(b.stdout)
+	if b.python != "" {
+		fmt.Fprintf(b.stdout, "Go %s (GOMAXPROCS set to the thread count, BLAS %s) vs PyTorch %s (torch.set_num_threads), same machine, same run; ratio = Go's speed ÷ PyTorch's (above 1: Go is faster)\n\n",
+			runtime.Version(), train.BLAS, b.torchVersion)
+	} else {
+		fmt.Fprintf(b.stdout, "Go %s (GOMAXPROCS set to the thread count, BLAS %s); PyTorch not measured: %s\n\n", runtime.Version(), train.BLAS, b.noTorch)
+	}
+	tw := tabwriter.NewWriter(b.stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	width := len("what")
+	for _, r := range b.rows {
+		width = max(width, len(r.what))
+	}
+	fmt.Fprintf(tw, "%-*s\tthreads\tGo\tPyTorch\tratio\t\n", width, "what")
+	for _, r := range b.rows {
+		py, ratio := "-", "-"
+		if r.pyV > 0 {
+			py = figure(r.pyV, r.unit)
+			if r.perSecond {
+				ratio = fmt.Sprintf("%.2f×", r.goV/r.pyV)
+			} else {
+				ratio = fmt.Sprintf("%.2f×", r.pyV/r.goV)
+			}
+		}
+		fmt.Fprintf(tw, "%-*s\t%d\t%s\t%s\t%s\t\n", width, r.what, r.threads, figure(r.goV, r.unit), py, ratio)
+	}
+	tw.Flush()
+	fmt.Fprintln(b.stdout, "\nThe machine may be shared and busy: compare the ratios, not the seconds.")
+}
+
+func figure(v float64, unit string) string {
+	if unit == "s/call" {
+		switch {
+		case v >= 10:
+			return fmt.Sprintf("%.1f s", v)
+		case v >= 0.1:
+			return fmt.Sprintf("%.3f s", v)
+		default:
+			return fmt.Sprintf("%.2f ms", 1e3*v)
+		}
+	}
+	return fmt.Sprintf("%.0f %s", v, unit)
+}
+
+// millions formats a count of weights: "100.0M".
+func millions(n int) string {
+	return fmt.Sprintf("%.1fM", float64(n)/1e6)
+}
