@@ -32,6 +32,10 @@ func init() {
 
 const openblas = true
 
+// BLAS names the build: "openblas" with the openblas build tag, "go"
+// otherwise. Backend says which code runs.
+const BLAS = "openblas"
+
 // SetBLASThreads sets the number of threads OpenBLAS uses (1 at start-up).
 // It is a process-wide setting. In the default, pure-Go build it does
 // nothing.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 
 	"github.com/shearsml/shears/internal/atomicfile"
@@ -137,7 +138,7 @@ func ReadSnapshot(r io.Reader) (*Snapshot, error) {
 	}
 	d := decoder{b: payload, what: "train: checkpoint"}
 	step := d.u64("step")
-	if d.err == nil && step > 1<<62 {
+	if d.err == nil && step > math.MaxInt32 {
 		d.fail("step %d is out of range", step)
 	}
 	s := &Snapshot{Step: int(step)}

@@ -130,7 +130,9 @@ func (m *convNet) minSize() int {
 
 func (m *convNet) Name() string        { return m.name }
 func (m *convNet) Params() []ParamSpec { return cloneSpecs(m.specs) }
-func (m *convNet) String() string      { return fmt.Sprintf("%s(%v, %d classes)", m.name, m.input, m.specs[len(m.specs)-1].Shape[0]) }
+func (m *convNet) String() string {
+	return fmt.Sprintf("%s(%v, %d classes)", m.name, m.input, m.specs[len(m.specs)-1].Shape[0])
+}
 
 func (m *convNet) Forward(g *gorgonia.ExprGraph, x *gorgonia.Node, w []*gorgonia.Node) (*gorgonia.Node, error) {
 	if err := checkForward(m.name, len(m.specs), x, w, m.input); err != nil {

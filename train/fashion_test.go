@@ -12,9 +12,9 @@ import (
 )
 
 var (
-	fashion       = flag.Bool("fashion", false, "train LeNet-300-100 on Fashion-MNIST (TestFashionMNIST; about a minute)")
-	fashionFlagDir    = flag.String("fashion-dir", "/usr/share/datasets/fashion-mnist", "folder of the Fashion-MNIST IDX files")
-	fashionEpochs = flag.Int("fashion-epochs", 12, "epochs for TestFashionMNIST")
+	fashion        = flag.Bool("fashion", false, "train LeNet-300-100 on Fashion-MNIST (TestFashionMNIST; about a minute)")
+	fashionFlagDir = flag.String("fashion-dir", "/usr/share/datasets/fashion-mnist", "folder of the Fashion-MNIST IDX files")
+	fashionEpochs  = flag.Int("fashion-epochs", 12, "epochs for TestFashionMNIST")
 )
 
 // TestFashionMNIST trains LeNet-300-100 on Fashion-MNIST (55,000 training

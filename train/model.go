@@ -3,6 +3,7 @@ package train
 import (
 	"errors"
 	"fmt"
+	"math"
 
 	"gorgonia.org/gorgonia"
 )
@@ -45,6 +46,9 @@ type ParamSpec struct {
 	Init Initializer
 }
 
+// maxElems bounds the number of elements of a tensor or an example.
+const maxElems = math.MaxInt32
+
 // size returns the number of elements of s, or an error for an empty or
 // negative shape.
 func (s ParamSpec) size() (int, error) {
@@ -56,7 +60,7 @@ func (s ParamSpec) size() (int, error) {
 		if d <= 0 {
 			return 0, fmt.Errorf("train: param %q: shape %v has a dimension below 1", s.Name, s.Shape)
 		}
-		if n > (1<<40)/d {
+		if n > maxElems/d {
 			return 0, fmt.Errorf("train: param %q: shape %v is too large", s.Name, s.Shape)
 		}
 		n *= d
@@ -126,7 +130,7 @@ func checkInput(model string, input []int) (int, error) {
 		if d <= 0 {
 			return 0, fmt.Errorf("train: %s: input shape %v has a dimension below 1", model, input)
 		}
-		if n > (1<<40)/d {
+		if n > maxElems/d {
 			return 0, fmt.Errorf("train: %s: input shape %v is too large", model, input)
 		}
 		n *= d

@@ -288,8 +288,10 @@ type reluGradOp struct {
 	out  outBuf
 }
 
-func (op *reluGradOp) Arity() int    { return 2 }
-func (op *reluGradOp) Type() hm.Type { return hm.NewFnType(tensorT(op.dims), tensorT(op.dims), tensorT(op.dims)) }
+func (op *reluGradOp) Arity() int { return 2 }
+func (op *reluGradOp) Type() hm.Type {
+	return hm.NewFnType(tensorT(op.dims), tensorT(op.dims), tensorT(op.dims))
+}
 func (op *reluGradOp) InferShape(ds ...gorgonia.DimSizer) (tensor.Shape, error) {
 	s, err := shapeOf(ds[0])
 	return s.Clone(), err

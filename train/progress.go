@@ -10,7 +10,7 @@ import (
 
 // progress draws a one-line progress bar on a terminal:
 //
-//	 1234/5000 [=======>            ] 24.7%  3512 samples/s  left 1m12s  loss 0.1234  test 97.12%
+//	1234/5000 [=======>            ] 24.7%  3512 samples/s  left 1m12s  loss 0.1234  test 97.12%
 //
 // It redraws at most every 200 ms. On anything but a terminal it is silent.
 type progress struct {

@@ -91,6 +91,7 @@ type NonFiniteLossError struct {
 	Loss float64 // the loss: NaN, +Inf or -Inf
 }
 
+// Error says which step had which loss.
 func (e *NonFiniteLossError) Error() string {
 	return fmt.Sprintf("train: loss is %v at step %d (try a lower learning rate)", e.Loss, e.Step)
 }
@@ -125,7 +126,6 @@ type Trainer struct {
 	perm      []int // permutation of the current epoch
 	permEpoch int
 	permN     int
-	ybuf      []int
 }
 
 type hookKind int

@@ -98,7 +98,7 @@ func parse(args []string, stderr io.Writer) (o options, code int, ok bool) {
 	fs.StringVar(&o.python, "python", "", "Python `interpreter` with torch (default: the first of python3 on $PATH and /usr/bin/python3 that imports torch)")
 	fs.StringVar(&o.scripts, "scripts", "", "`folder` holding bench_torch_prune.py and bench_torch_train.py (default: scripts/ in this folder or a parent)")
 	fs.BoolVar(&o.torch, "torch", true, "run the PyTorch side (-torch=false: Go figures only)")
-	fs.StringVar(&o.only, "only", "", "run one benchmark only: `prune` or train")
+	fs.StringVar(&o.only, "only", "", "run one benchmark only, by `name`: prune or train")
 	quick := fs.Bool("quick", false, "a short run for CI: 1M weights, one thread count (GOMAXPROCS), 0.3 s training repeats")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -241,8 +241,8 @@ func (b *bench) stage(format string, a ...any) {
 }
 
 func (b *bench) all(ctx context.Context) error {
-	b.stage("Go %s, GOMAXPROCS %d, %d CPUs, Gorgonia BLAS: %s; thread counts measured: %v",
-		runtime.Version(), runtime.GOMAXPROCS(0), runtime.NumCPU(), train.BLAS, b.o.threads)
+	b.stage("Go %s, GOMAXPROCS %d, %d CPUs, matrix products: %s; thread counts measured: %v",
+		runtime.Version(), runtime.GOMAXPROCS(0), runtime.NumCPU(), train.Backend(), b.o.threads)
 	if b.o.torch {
 		b.findTorch(ctx)
 		if b.python != "" {
@@ -500,7 +500,7 @@ var trainLine = regexp.MustCompile(`(\d+) thread\(s\), batch (\d+): best ([0-9.e
 
 func (b *bench) train(ctx context.Context) error {
 	const batch = 60
-	what := "train LeNet-300-100 step, batch 60"
+	what := "train LeNet-300-100 step, float32, batch 60"
 	for _, th := range b.o.threads {
 		rate, err := goTrainRate(ctx, th, batch, b.o.seconds, b.o.trainRep, b.o.seed)
 		if err != nil {
@@ -614,10 +614,10 @@ func (b *bench) table() {
 	}
 	fmt.Fprintln(b.stdout)
 	if b.python != "" {
-		fmt.Fprintf(b.stdout, "Go %s (GOMAXPROCS set to the thread count, BLAS %s) vs PyTorch %s (torch.set_num_threads), same machine, same run; ratio = Go's speed ÷ PyTorch's (above 1: Go is faster)\n\n",
-			runtime.Version(), train.BLAS, b.torchVersion)
+		fmt.Fprintf(b.stdout, "Go %s (GOMAXPROCS set to the thread count, matrix products %s) vs PyTorch %s (torch.set_num_threads), same machine, same run; ratio = Go's speed ÷ PyTorch's (above 1: Go is faster)\n\n",
+			runtime.Version(), train.Backend(), b.torchVersion)
 	} else {
-		fmt.Fprintf(b.stdout, "Go %s (GOMAXPROCS set to the thread count, BLAS %s); PyTorch not measured: %s\n\n", runtime.Version(), train.BLAS, b.noTorch)
+		fmt.Fprintf(b.stdout, "Go %s (GOMAXPROCS set to the thread count, matrix products %s); PyTorch not measured: %s\n\n", runtime.Version(), train.Backend(), b.noTorch)
 	}
 	tw := tabwriter.NewWriter(b.stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	width := len("what")
@@ -639,6 +639,24 @@ func (b *bench) table() {
 	}
 	tw.Flush()
 	fmt.Fprintln(b.stdout, "\nThe machine may be shared and busy: compare the ratios, not the seconds.")
+	// A PyTorch figure on more threads that is worse than on one thread
+	// says the cores were busy (its OpenMP threads wait for each other);
+	// the one-thread row is then the fair comparison.
+	one := map[string]row{}
+	for _, r := range b.rows {
+		if r.threads == 1 && r.pyV > 0 {
+			one[r.what] = r
+		}
+	}
+	for _, r := range b.rows {
+		o, ok := one[r.what]
+		if !ok || r.threads == 1 || r.pyV == 0 {
+			continue
+		}
+		if slower := (r.perSecond && r.pyV < o.pyV) || (!r.perSecond && r.pyV > o.pyV); slower {
+			fmt.Fprintf(b.stdout, "Note: PyTorch ran %q slower on %d threads than on 1: the cores were busy; trust the 1-thread ratio.\n", r.what, r.threads)
+		}
+	}
 }
 
 func figure(v float64, unit string) string {

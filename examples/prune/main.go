@@ -266,7 +266,7 @@ func tour(ctx context.Context, o options, stdout io.Writer) error {
 				results[i] = r
 				done++
 				if err == nil {
-					stage("%2d/%d %-18s %-7s sparsity %5.1f%%  accuracy %6.2f%% pruned, %6.2f%% fine-tuned",
+					stage("%2d/%d %-18s %-9s sparsity %5.1f%%  accuracy %6.2f%% pruned, %6.2f%% fine-tuned",
 						done, len(methods), r.name, r.amount, 100*r.masks.Sparsity(), 100*r.before, 100*r.after)
 				}
 				mu.Unlock()

@@ -47,4 +47,4 @@ func AdamF32(w, g, m, v []float32, k *[8]float32) int {
 }
 
 //go:noescape
-func sgemm6x16(kc int, a, b, c *float32, ldc int)
+func sgemm6x16(kc int, a *float32, sa int, b *float32, sb int, c *float32, ldc int)

@@ -57,23 +57,32 @@ func Sgemm(tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int,
 		nb := min(nc, n-jc)
 		for pc := 0; pc < k; pc += kc {
 			kb := min(kc, k-pc)
+			// Full panels of a transposed A and of a plain B are read in
+			// place (their 6 or 16 values are consecutive); the others are
+			// packed.
 			packB(s.b[:], b, ldb, tB, pc, jc, kb, nb)
 			for ic := 0; ic < m; ic += mc {
 				mb := min(mc, m-ic)
 				packA(s.a[:], a, lda, tA, ic, pc, mb, kb)
 				for jr := 0; jr < nb; jr += nr {
-					bp := s.b[(jr/nr)*kb*nr:]
 					nw := min(nr, nb-jr)
+					bp, sb := &s.b[(jr/nr)*kb*nr], nr
+					if !tB && nw == nr {
+						bp, sb = &b[pc*ldb+jc+jr], ldb
+					}
 					for ir := 0; ir < mb; ir += mr {
-						ap := s.a[(ir/mr)*kb*mr:]
 						mw := min(mr, mb-ir)
+						ap, sa := &s.a[(ir/mr)*kb*mr], mr
+						if tA && mw == mr {
+							ap, sa = &a[pc*lda+ic+ir], lda
+						}
 						ci := (ic+ir)*ldc + jc + jr
 						if mw == mr && nw == nr {
-							sgemm6x16(kb, &ap[0], &bp[0], &c[ci], ldc)
+							sgemm6x16(kb, ap, sa, bp, sb, &c[ci], ldc)
 							continue
 						}
 						clear(s.tmp[:])
-						sgemm6x16(kb, &ap[0], &bp[0], &s.tmp[0], nr)
+						sgemm6x16(kb, ap, sa, bp, sb, &s.tmp[0], nr)
 						for r := 0; r < mw; r++ {
 							dst := c[ci+r*ldc : ci+r*ldc+nw]
 							for j, v := range s.tmp[r*nr : r*nr+nw] {
@@ -90,6 +99,7 @@ func Sgemm(tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int,
 
 // packA copies the mb×kb block of op(a) at (ic, pc) into panels of mr rows:
 // panel p holds, for each of the kb columns, its mr values (zero past mb).
+// Full panels of a transposed a are left out: Sgemm reads them in place.
 func packA(dst, a []float32, lda int, tA bool, ic, pc, mb, kb int) {
 	for p := 0; p < mb; p += mr {
 		out := dst[(p/mr)*kb*mr : (p/mr+1)*kb*mr]
@@ -110,11 +120,7 @@ func packA(dst, a []float32, lda int, tA bool, ic, pc, mb, kb int) {
 			continue
 		}
 		if rows == mr {
-			for l := 0; l < kb; l++ {
-				// a fixed-size array copy compiles to a few moves, not a call
-				*(*[mr]float32)(out[l*mr:]) = *(*[mr]float32)(a[(pc+l)*lda+ic+p:])
-			}
-			continue
+			continue // read in place
 		}
 		for l := 0; l < kb; l++ {
 			o := out[l*mr : l*mr+mr]
@@ -133,16 +139,13 @@ func packA(dst, a []float32, lda int, tA bool, ic, pc, mb, kb int) {
 
 // packB copies the kb×nb block of op(b) at (pc, jc) into panels of nr
 // columns: panel q holds, for each of the kb rows, its nr values (zero past
-// nb).
+// nb). Full panels of a plain b are left out: Sgemm reads them in place.
 func packB(dst, b []float32, ldb int, tB bool, pc, jc, kb, nb int) {
 	for q := 0; q < nb; q += nr {
 		out := dst[(q/nr)*kb*nr : (q/nr+1)*kb*nr]
 		cols := min(nr, nb-q)
 		if !tB && cols == nr {
-			for l := 0; l < kb; l++ {
-				*(*[nr]float32)(out[l*nr:]) = *(*[nr]float32)(b[(pc+l)*ldb+jc+q:])
-			}
-			continue
+			continue // read in place
 		}
 		if !tB {
 			for l := 0; l < kb; l++ {

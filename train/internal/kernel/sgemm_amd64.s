@@ -2,18 +2,23 @@
 
 #include "textflag.h"
 
-// func sgemm6x16(kc int, a, b, c *float32, ldc int)
+// func sgemm6x16(kc int, a *float32, sa int, b *float32, sb int, c *float32, ldc int)
 //
-// C[6×16] += A·B over kc steps, where a holds kc groups of 6 values (a
-// column of a 6-row panel of A each) and b kc groups of 16 (a row of a
-// 16-column panel of B each); c is row-major with a stride of ldc floats.
+// C[6×16] += A·B over kc steps: at step l the kernel reads 6 consecutive
+// values of A (a column of a 6-row panel) at a + l·sa and 16 consecutive
+// values of B (a row of a 16-column panel) at b + l·sb, strides in floats
+// (6 and 16 for packed panels); c is row-major with a stride of ldc floats.
 // kc must be at least 1.
-TEXT ·sgemm6x16(SB), NOSPLIT, $0-40
+TEXT ·sgemm6x16(SB), NOSPLIT, $0-56
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
-	MOVQ b+16(FP), DI
-	MOVQ c+24(FP), DX
-	MOVQ ldc+32(FP), R8
+	MOVQ sa+16(FP), R10
+	SHLQ $2, R10
+	MOVQ b+24(FP), DI
+	MOVQ sb+32(FP), R9
+	SHLQ $2, R9
+	MOVQ c+40(FP), DX
+	MOVQ ldc+48(FP), R8
 	SHLQ $2, R8
 	VXORPS Y4, Y4, Y4
 	VXORPS Y5, Y5, Y5
@@ -49,8 +54,8 @@ kloop:
 	VBROADCASTSS 20(SI), Y3
 	VFMADD231PS  Y0, Y3, Y14
 	VFMADD231PS  Y1, Y3, Y15
-	ADDQ         $24, SI
-	ADDQ         $64, DI
+	ADDQ         R10, SI
+	ADDQ         R9, DI
 	DECQ         CX
 	JNZ          kloop
 

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+func TestQuickGoOnly(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"-quick", "-torch=false", "-seconds", "0.05"}, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	for _, want := range []string{"prune.Global L1 20%, 1.0M weights", "train LeNet-300-100 step", "PyTorch not measured: -torch=false"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("no %q in:\n%s", want, stdout.String())
+		}
+	}
+}
+
+// Without a Python that has torch, the Go figures are printed and the run
+// succeeds.
+func TestNoTorch(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"-quick", "-only", "prune", "-python", "/nonexistent/python3"}, &stdout, &stderr)
+	if code != 0 || !strings.Contains(stdout.String(), "PyTorch: not available") || !strings.Contains(stdout.String(), "1.0M weights") {
+		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+}
+
+// With Debian's python3-torch installed, the scripts run and their figures
+// are parsed into ratios.
+func TestQuickWithTorch(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs PyTorch")
+	}
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"-quick", "-threads", "1", "-seconds", "0.1", "-repeat", "1"}, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	if strings.Contains(stdout.String(), "PyTorch: not available") {
+		t.Skip("PyTorch is not installed")
+	}
+	if n := strings.Count(stdout.String(), "×\n"); n != 2 {
+		t.Errorf("%d ratios, want 2:\n%s", n, stdout.String())
+	}
+}
+
+func TestPythonOutputParsing(t *testing.T) {
+	m := pruneLine.FindStringSubmatch("torch 1.13.0a0 global_unstructured L1 amount=0.2: 1004831 weights (1M) in 12 tensors, 2 thread(s): 0.076 s/call, 0.092 s CPU/call (best of 3; kept 803865)")
+	if m == nil || m[1] != "1004831" || m[3] != "2" || m[4] != "0.076" {
+		t.Errorf("prune line: %q", m)
+	}
+	m = trainLine.FindStringSubmatch("pytorch 1.13.0a0, 1 thread(s), batch 60: best 16925 samples/s")
+	if m == nil || m[1] != "1" || m[3] != "16925" {
+		t.Errorf("train line: %q", m)
+	}
+}
+
+func TestParseWeights(t *testing.T) {
+	for s, want := range map[string]int{"100M": 100_000_000, "1m": 1_000_000, "2000000": 2_000_000} {
+		if got, err := parseWeights(s); err != nil || got != want {
+			t.Errorf("parseWeights(%q) = %d, %v; want %d", s, got, err, want)
+		}
+	}
+	for _, s := range []string{"", "0", "-1M", "1.5M", "1500000", "x", "3000M"} {
+		if got, err := parseWeights(s); err == nil {
+			t.Errorf("parseWeights(%q) = %d, no error", s, got)
+		}
+	}
+}
+
+func TestScaledShapes(t *testing.T) {
+	// The totals the PyTorch script reports for the same sizes.
+	for n, want := range map[int]int{1_000_000: 1004831, 100_000_000: 100002739} {
+		total := 0
+		for _, s := range scaledShapes(n) {
+			total += s[0] * s[1]
+		}
+		if total != want {
+			t.Errorf("%d: %d weights, want %d", n, total, want)
+		}
+	}
+}
+
+func TestBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"-weights", "1.5M"},
+		{"-weights", "0"},
+		{"-threads", "0"},
+		{"-threads", "1,1"},
+		{"-threads", "a"},
+		{"-repeat", "0"},
+		{"-train-repeat", "0"},
+		{"-seconds", "0"},
+		{"-only", "both"},
+		{"-torch", "maybe"},
+		{"extra"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), args, &stdout, &stderr)
+		if code != 2 || !strings.Contains(stderr.String(), "Usage: benchmark") {
+			t.Errorf("%v: exit %d, stderr:\n%s", args, code, stderr.String())
+		}
+	}
+}
