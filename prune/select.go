@@ -55,7 +55,7 @@ const (
 	digitBits = 16
 	nDigits   = 1 << digitBits
 	// maxPerRange keeps every 32-bit histogram counter from overflowing.
-	maxPerRange = 1 << 31
+	maxPerRange = math.MaxInt32
 )
 
 // minPerRange is the least number of elements worth a goroutine of its own.
@@ -342,7 +342,7 @@ func (c *cut[K]) checkMax(maxes []K) error {
 func (c *cut[K]) hist(r, level int, shift uint, prefix K, h *histogram) (mx K) {
 	if a, ok := any(c.src).(*abs32Keys); ok {
 		if histAbs32(a, c.masks, c.ranges[r], level, uint32(prefix)>>16, h)>>31 != 0 {
-			return K(math.MaxUint32)
+			return K(uint32(math.MaxUint32))
 		}
 		return 0
 	}

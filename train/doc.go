@@ -36,7 +36,8 @@
 // built-in models are made of this package's ops — Dense, DenseReLU, Conv,
 // ConvReLU, MaxPool — which a user's model may use too: each is one
 // Gorgonia op with symbolic differentiation that reuses its buffers between
-// runs, several times faster than the equivalent chain of Gorgonia ops.
+// runs, and does in one pass what takes a chain of Gorgonia's ops (a
+// matrix product, a broadcast addition, a rectifier) several.
 //
 // # Weights
 //
@@ -119,7 +120,16 @@
 // FMA, float32 matrix products use the package's own assembly kernel; other
 // products use the BLAS Gorgonia uses. BenchmarkTrainLeNet300100 measures
 // one step of LeNet-300-100 (float32, batch 60, Adam) in samples per second;
-// scripts/bench_torch_train.py measures the same step in PyTorch.
+// scripts/bench_torch_train.py measures the same step in PyTorch:
+//
+//	go test ./train -run '^$' -bench TrainLeNet300100 -cpu 1
+//	go test ./train -run '^$' -bench TrainLeNet300100 -cpu 1 -tags openblas
+//	/usr/bin/python3 scripts/bench_torch_train.py
+//
+// On a 2-core AMD EPYC virtual machine, one thread each, the step runs at about
+// 50,000 samples/s in either build, where PyTorch 1.13 gives 20,000 to
+// 40,000 and a plain Gorgonia graph (Mul, BroadcastAdd, Rectify,
+// LogSoftMax, Gorgonia's Adam solver) 3,000 to 5,000 (10,000 on OpenBLAS).
 //
 // # OpenBLAS
 //

@@ -335,6 +335,9 @@ func (t *Trainer) Fit(ctx context.Context, data Splits) (*Result, error) {
 	defer bar.finish()
 	lastEval := -1
 	evaluate := func() error {
+		if t.closed {
+			return errors.New("train: the trainer was closed during Fit")
+		}
 		e, err := t.evaluateSplits(data)
 		if err != nil {
 			return err
@@ -369,6 +372,9 @@ func (t *Trainer) Fit(ctx context.Context, data Splits) (*Result, error) {
 		return res, err
 	}
 	for t.step < total {
+		if t.closed {
+			return finish(errors.New("train: the trainer was closed during Fit"))
+		}
 		if err := ctx.Err(); err != nil {
 			return finish(fmt.Errorf("train: stopped at step %d: %w", t.step, err))
 		}

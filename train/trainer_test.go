@@ -685,3 +685,17 @@ func TestProgressOnlyOnTerminal(t *testing.T) {
 		}
 	}
 }
+
+func TestCloseInHook(t *testing.T) {
+	data := digitsSplits(t)
+	tr := newTestTrainer(t, lenet(t, data.Train.Shape), tensor.Float32, 1, Config{Iterations: 20})
+	tr.OnStep("close", func(s int) error {
+		if s == 3 {
+			tr.Close()
+		}
+		return nil
+	})
+	if _, err := tr.Fit(context.Background(), data); err == nil || tr.Step() != 3 {
+		t.Errorf("Fit after Close in a hook: %v at step %d", err, tr.Step())
+	}
+}
