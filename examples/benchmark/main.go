@@ -496,7 +496,9 @@ func (b *bench) script(ctx context.Context, name string, args ...string) (string
 	return out.String(), nil
 }
 
-var trainLine = regexp.MustCompile(`(\d+) thread\(s\), batch (\d+): best ([0-9.eE+-]+) samples/s`)
+// trainLine matches the last line of bench_torch_train.py, e.g.
+// "pytorch 1.13.0, 1 thread(s), batch 60, foreach=False: best 25919 samples/s".
+var trainLine = regexp.MustCompile(`(\d+) thread\(s\), batch (\d+)(?:, [a-z_]+=\w+)*: best ([0-9.eE+-]+) samples/s`)
 
 func (b *bench) train(ctx context.Context) error {
 	const batch = 60
