@@ -104,11 +104,7 @@ func ReadMasks(r io.Reader) (*Masks, error) {
 // Save writes ms to the file at path atomically: a reader (or a run killed
 // at any moment) sees the old file or the new one, never a part.
 func (ms *Masks) Save(path string) error {
-	err := atomicfile.Write(path, 0o644, func(f *os.File) error {
-		_, err := ms.WriteTo(f)
-		return err
-	})
-	if err != nil {
+	if err := atomicfile.WriteTo(path, 0o644, ms); err != nil {
 		return fmt.Errorf("%s: save %s: %w", maskFileWhat, path, err)
 	}
 	return nil

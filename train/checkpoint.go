@@ -1,7 +1,6 @@
 package train
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -199,11 +198,7 @@ func ReadSnapshot(r io.Reader) (*Snapshot, error) {
 
 // Save writes s to path atomically (a temporary file, synced, then renamed).
 func (s *Snapshot) Save(path string) error {
-	var buf bytes.Buffer
-	if _, err := s.WriteTo(&buf); err != nil {
-		return fmt.Errorf("train: save checkpoint: %w", err)
-	}
-	if err := atomicfile.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+	if err := atomicfile.WriteTo(path, 0o644, s); err != nil {
 		return fmt.Errorf("train: save checkpoint: %w", err)
 	}
 	return nil

@@ -181,15 +181,15 @@ func (d *Dataset) Split(n int) (first, rest *Dataset, err error) {
 
 // Shuffled returns a copy of d with its examples in a random order drawn from
 // rng (a Fisher–Yates shuffle; the same seed gives the same order). d is not
-// changed. rng must not be nil.
-//
-// d's lengths must agree (Validate checks them; every Dataset this package
-// returns satisfies it): Shuffled has no error result, so it panics, naming
-// the problem, on a Dataset whose len(X) is not Len()*Features().
-func (d *Dataset) Shuffled(rng *rand.Rand) *Dataset {
+// changed. It returns an error, naming the problem, for a nil rng or a
+// Dataset whose len(X) is not Len()*Features().
+func (d *Dataset) Shuffled(rng *rand.Rand) (*Dataset, error) {
+	if rng == nil {
+		return nil, errors.New("train: Shuffled: nil rng")
+	}
 	f, err := d.checkLengths()
 	if err != nil {
-		panic(err.Error())
+		return nil, err
 	}
 	perm := permutation(d.Len(), rng)
 	out := d.empty(len(perm), f)
@@ -197,7 +197,7 @@ func (d *Dataset) Shuffled(rng *rand.Rand) *Dataset {
 		copy(out.X[k*f:(k+1)*f], d.X[i*f:(i+1)*f])
 		out.Y[k] = d.Y[i]
 	}
-	return out
+	return out, nil
 }
 
 // permutation returns a random permutation of 0..n-1 (Fisher–Yates, drawing

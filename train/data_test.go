@@ -184,9 +184,17 @@ func TestDatasetSplit(t *testing.T) {
 func TestDatasetShuffled(t *testing.T) {
 	d := toy(50, 7)
 	orig := d.Clone()
-	a := d.Shuffled(rand.New(rand.NewPCG(1, 2)))
-	b := d.Shuffled(rand.New(rand.NewPCG(1, 2)))
-	c := d.Shuffled(rand.New(rand.NewPCG(3, 2)))
+	shuffled := func(rng *rand.Rand) *Dataset {
+		t.Helper()
+		s, err := d.Shuffled(rng)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	a := shuffled(rand.New(rand.NewPCG(1, 2)))
+	b := shuffled(rand.New(rand.NewPCG(1, 2)))
+	c := shuffled(rand.New(rand.NewPCG(3, 2)))
 	if !slices.Equal(d.X, orig.X) || !slices.Equal(d.Y, orig.Y) {
 		t.Fatal("Shuffled changed its receiver")
 	}
@@ -219,21 +227,25 @@ func TestDatasetShuffled(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 9))
 	small := toy(5, 5)
 	for range 5000 {
-		counts[exampleID(t, small.Shuffled(rng), 0)]++
+		s, err := small.Shuffled(rng)
+		if err != nil {
+			t.Fatal(err)
+		}
+		counts[exampleID(t, s, 0)]++
 	}
 	for id, n := range counts {
 		if n < 850 || n > 1150 { // expected 1000, standard deviation 28
 			t.Errorf("row %d came first %d times of 5000", id, n)
 		}
 	}
-	defer func() {
-		if recover() == nil {
-			t.Error("Shuffled of an inconsistent Dataset did not panic")
-		}
-	}()
 	broken := toy(3, 2)
 	broken.Y = broken.Y[:2]
-	broken.Shuffled(rng)
+	if _, err := broken.Shuffled(rng); err == nil {
+		t.Error("Shuffled of an inconsistent Dataset returned no error")
+	}
+	if _, err := d.Shuffled(nil); err == nil {
+		t.Error("Shuffled with a nil rng returned no error")
+	}
 }
 
 func TestDatasetBatch(t *testing.T) {

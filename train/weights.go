@@ -309,11 +309,7 @@ func ReadWeights(r io.Reader) (*Weights, error) {
 
 // Save writes w to path atomically (a temporary file, synced, then renamed).
 func (w *Weights) Save(path string) error {
-	var buf bytes.Buffer
-	if _, err := w.WriteTo(&buf); err != nil {
-		return fmt.Errorf("train: save weights: %w", err)
-	}
-	if err := atomicfile.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+	if err := atomicfile.WriteTo(path, 0o644, w); err != nil {
 		return fmt.Errorf("train: save weights: %w", err)
 	}
 	return nil

@@ -4,6 +4,7 @@ package atomicfile
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 )
@@ -53,4 +54,12 @@ func Write(path string, perm os.FileMode, fill func(f *os.File) error) (err erro
 		d.Close()
 	}
 	return nil
+}
+
+// WriteTo writes what src writes to path atomically, as WriteFile does.
+func WriteTo(path string, perm os.FileMode, src io.WriterTo) error {
+	return Write(path, perm, func(f *os.File) error {
+		_, err := src.WriteTo(f)
+		return err
+	})
 }
