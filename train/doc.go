@@ -145,8 +145,32 @@
 //
 // # Data
 //
-// Dataset holds labelled examples in memory (float32, example-major);
-// Digits is the UCI handwritten digits, compiled in; LoadIDX reads MNIST and
-// Fashion-MNIST files; Load("digits", ...) or Load(folder, ...) splits them
-// into the training, validation and test sets of a Splits.
+// A Dataset holds labelled examples in memory, example-major: X has
+// Len()*Features() float32 values, Y one label in [0, Classes) per example,
+// and Shape the shape of one example ([C, H, W] for images). Digits returns
+// the default data set, compiled into the package so that nothing needs to be
+// downloaded: 1797 handwritten digits of 8×8 pixels, 10 classes (the UCI
+// "Optical Recognition of Handwritten Digits" test part, E. Alpaydin and
+// C. Kaynak, 1998, CC BY 4.0, as scikit-learn ships it). LoadIDX reads a
+// folder of MNIST-format IDX files, gzipped or not, such as MNIST or
+// Fashion-MNIST (Debian's dataset-fashion-mnist installs it in
+// /usr/share/datasets/fashion-mnist); ReadIDX decodes a single file. Load
+// returns training, validation and test sets (Splits) from "digits" or from
+// such a folder, with the validation set chosen by a seed; for the digits the
+// test set is the same 360 examples whatever the seed. Every Dataset this
+// package returns is a copy the caller owns: Subset, Split and Shuffled copy,
+// Batch fills the caller's buffers without allocating and keeps the last,
+// partial batch, and MeanStd and Standardize normalise with the training
+// set's statistics.
+//
+// # Accuracy
+//
+// Measured with the default Config (Adam at 1.2e-3, batch 60) and
+// LeNet-300-100: on the digits (Load("digits", 300, seed): 1137 training,
+// 300 validation, 360 test examples) it passes 95% test accuracy within 500
+// steps, under a second (TestDigitsAccuracy checks it), and reached 98.3% in
+// 600 steps. On Fashion-MNIST (5,000 training images held out for
+// validation) 12 epochs took 19 s here: 88.48% test accuracy at the
+// early-stopping iteration (9,170) and 88.72% at the end; it first passes 88%
+// after about 6 epochs (go test ./train -run FashionMNIST -v -args -fashion).
 package train
