@@ -127,8 +127,8 @@
 //	/usr/bin/python3 scripts/bench_torch_train.py
 //
 // On a 2-core AMD EPYC virtual machine, one thread each, the step runs at about
-// 50,000 samples/s in either build, where PyTorch 1.13 gives 20,000 to
-// 40,000 and a plain Gorgonia graph (Mul, BroadcastAdd, Rectify,
+// 50,000 samples/s in either build, where PyTorch 1.13 gave 11,000 to
+// 42,000 on the same, busy machine and a plain Gorgonia graph (Mul, BroadcastAdd, Rectify,
 // LogSoftMax, Gorgonia's Adam solver) 3,000 to 5,000 (10,000 on OpenBLAS).
 //
 // # OpenBLAS
