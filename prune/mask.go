@@ -3,6 +3,7 @@ package prune
 import (
 	"fmt"
 	"math/bits"
+	"slices"
 
 	"gorgonia.org/tensor"
 )
@@ -110,20 +111,8 @@ func (m *Mask) Clone() *Mask {
 
 // Equal reports whether m and o have the same name, shape and bits.
 func (m *Mask) Equal(o *Mask) bool {
-	if m.name != o.name || m.n != o.n || m.kept != o.kept || len(m.shape) != len(o.shape) {
-		return false
-	}
-	for i := range m.shape {
-		if m.shape[i] != o.shape[i] {
-			return false
-		}
-	}
-	for i := range m.bits {
-		if m.bits[i] != o.bits[i] {
-			return false
-		}
-	}
-	return true
+	return m.name == o.name && m.n == o.n && m.kept == o.kept &&
+		slices.Equal(m.shape, o.shape) && slices.Equal(m.bits, o.bits)
 }
 
 // SubsetOf reports whether every element m keeps is also kept by o (and both

@@ -3,6 +3,7 @@ package prune
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -95,7 +96,7 @@ func TestNewMasks(t *testing.T) {
 		if ms.Mask(p.Name) != m || m.Name() != p.Name || m.Len() != p.Size() || m.Kept() != m.Len() || m.Pruned() != 0 {
 			t.Errorf("mask %d: %q len %d kept %d", i, m.Name(), m.Len(), m.Kept())
 		}
-		if !equalInts(m.Shape(), p.Shape()) {
+		if !slices.Equal(m.Shape(), p.Shape()) {
 			t.Errorf("mask %q shape %v, want %v", m.Name(), m.Shape(), p.Shape())
 		}
 		for j := 0; j < m.Len(); j++ {
@@ -121,18 +122,6 @@ func TestNewMasks(t *testing.T) {
 	if _, err := NewMasksOf(ms.At(0), ms.At(0).Clone()); err == nil || !strings.Contains(err.Error(), "twice") {
 		t.Errorf("NewMasksOf with a name twice: %v", err)
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestMaskSetKeepsKept drives a mask with random Sets and checks it against

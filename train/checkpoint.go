@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 
 	"github.com/shearsml/shears/internal/atomicfile"
 	"github.com/shearsml/shears/internal/envelope"
@@ -50,7 +51,7 @@ func (t *Trainer) Restore(s *Snapshot) error {
 		return fmt.Errorf("train: Restore: the snapshot has %d optimizer tensors, this trainer's optimizer %d (another optimizer?)", len(s.Optimizer), len(live))
 	}
 	for i, o := range s.Optimizer {
-		if o == nil || o.Dtype() != live[i].Dtype() || !sameInts(o.Shape(), live[i].Shape()) {
+		if o == nil || o.Dtype() != live[i].Dtype() || !slices.Equal(o.Shape(), live[i].Shape()) {
 			return fmt.Errorf("train: Restore: optimizer tensor %d does not match this trainer's optimizer (another optimizer or model?)", i)
 		}
 	}

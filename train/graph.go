@@ -3,6 +3,7 @@ package train
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -101,7 +102,7 @@ func (tg *trainGraph) setRow(i int, x []float32, label int) {
 // ensureTrainGraph builds the training graph for d's example shape, or
 // rebuilds it if the shape changed.
 func (t *Trainer) ensureTrainGraph(d *Dataset) error {
-	if t.tg != nil && sameInts(t.tg.shape, d.Shape) {
+	if t.tg != nil && slices.Equal(t.tg.shape, d.Shape) {
 		return t.checkClasses(d, t.tg.classes)
 	}
 	if t.tg != nil {
@@ -211,7 +212,7 @@ const maxEvalGraphs = 8
 // evalGraph returns the evaluation graph for batches of size examples of
 // d's shape, building it on first use.
 func (t *Trainer) evalGraph(d *Dataset, size int) (*evalGraph, error) {
-	if eg, ok := t.evals[size]; ok && sameInts(eg.shape, d.Shape) {
+	if eg, ok := t.evals[size]; ok && slices.Equal(eg.shape, d.Shape) {
 		if d.Classes > eg.classes {
 			return nil, fmt.Errorf("train: data set %q has %d classes, model %q only %d outputs", d.Name, d.Classes, t.model.Name(), eg.classes)
 		}

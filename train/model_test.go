@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -116,7 +117,7 @@ func TestModelsRun(t *testing.T) {
 			t.Errorf("%s %v: result %+v", m.Name(), c.shape, res)
 		}
 		eg := tr.evals[4]
-		if eg == nil || !sameInts(eg.logits.Shape(), []int{4, 3}) {
+		if eg == nil || !slices.Equal(eg.logits.Shape(), []int{4, 3}) {
 			t.Errorf("%s: no [4,3] evaluation graph", m.Name())
 		}
 		tr.Close()

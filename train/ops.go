@@ -5,6 +5,7 @@ import (
 	"hash"
 	"hash/fnv"
 	"math"
+	"slices"
 	"unsafe"
 
 	"github.com/chewxy/hm"
@@ -57,8 +58,8 @@ type outBuf struct {
 }
 
 func (b *outBuf) get(dt tensor.Dtype, shape ...int) *tensor.Dense {
-	if b.t != nil && b.t.Dtype() == dt && sameInts(b.shape, shape) {
-		if sameInts(b.t.Shape(), shape) {
+	if b.t != nil && b.t.Dtype() == dt && slices.Equal(b.shape, shape) {
+		if slices.Equal(b.t.Shape(), shape) {
 			return b.t
 		}
 		// another op reshaped the value in place: put it back.
@@ -71,18 +72,6 @@ func (b *outBuf) get(dt tensor.Dtype, shape ...int) *tensor.Dense {
 	b.shape = append(b.shape[:0:0], shape...)
 	b.t = tensor.New(tensor.Of(dt), tensor.WithShape(append([]int(nil), shape...)...))
 	return b.t
-}
-
-func sameInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // dense returns input i as a contiguous *tensor.Dense of dtype dt.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash"
 	"math"
+	"slices"
 	"unsafe"
 
 	"github.com/chewxy/hm"
@@ -301,7 +302,7 @@ func (op *convGradWOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
 		return nil, err
 	}
 	batch := x.Shape()[0]
-	if !sameInts(dz.Shape(), []int{batch, g.O, g.OH, g.OW}) {
+	if !slices.Equal(dz.Shape(), []int{batch, g.O, g.OH, g.OW}) {
 		return nil, fmt.Errorf("train: %v: gradient shape %v, want %v", op, dz.Shape(), []int{batch, g.O, g.OH, g.OW})
 	}
 	dw := op.out.get(x.Dtype(), op.wShape...)
@@ -356,7 +357,7 @@ func (op *convGradXOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
 		return nil, err
 	}
 	batch := op.xShape[0]
-	if !sameInts(dz.Shape(), []int{batch, g.O, g.OH, g.OW}) {
+	if !slices.Equal(dz.Shape(), []int{batch, g.O, g.OH, g.OW}) {
 		return nil, fmt.Errorf("train: %v: gradient shape %v, want %v", op, dz.Shape(), []int{batch, g.O, g.OH, g.OW})
 	}
 	dx := op.out.get(dz.Dtype(), op.xShape...)

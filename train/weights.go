@@ -9,6 +9,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"slices"
 
 	"github.com/shearsml/shears/internal/atomicfile"
 	"github.com/shearsml/shears/internal/envelope"
@@ -166,7 +167,7 @@ func (w *Weights) Equal(o *Weights) bool {
 		return false
 	}
 	for i, n := range w.names {
-		if o.names[i] != n || o.prunable[i] != w.prunable[i] || !sameInts(w.tensors[i].Shape(), o.tensors[i].Shape()) {
+		if o.names[i] != n || o.prunable[i] != w.prunable[i] || !slices.Equal(w.tensors[i].Shape(), o.tensors[i].Shape()) {
 			return false
 		}
 		if !bytes.Equal(rawBytes(w.tensors[i]), rawBytes(o.tensors[i])) {
@@ -204,7 +205,7 @@ func (w *Weights) compatible(o *Weights) error {
 		if o.names[i] != n {
 			return fmt.Errorf("train: weight %d is %q, the others' is %q", i, n, o.names[i])
 		}
-		if !sameInts(w.tensors[i].Shape(), o.tensors[i].Shape()) {
+		if !slices.Equal(w.tensors[i].Shape(), o.tensors[i].Shape()) {
 			return fmt.Errorf("train: weight %q has shape %v, the others' %v", n, w.tensors[i].Shape(), o.tensors[i].Shape())
 		}
 	}
@@ -225,7 +226,7 @@ func (w *Weights) Matches(m Model) error {
 		if w.names[i] != s.Name {
 			return fmt.Errorf("train: model %q param %d is %q, the weights' is %q", m.Name(), i, s.Name, w.names[i])
 		}
-		if !sameInts(w.tensors[i].Shape(), s.Shape) {
+		if !slices.Equal(w.tensors[i].Shape(), s.Shape) {
 			return fmt.Errorf("train: model %q param %q has shape %v, the weights' %v", m.Name(), s.Name, s.Shape, w.tensors[i].Shape())
 		}
 		if w.prunable[i] != s.Prunable {
