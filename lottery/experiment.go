@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/shearsml/shears/train"
 )
 
 // Arms of an experiment: the ticket and its two controls.
@@ -64,6 +66,19 @@ const (
 	DefaultDigitsVal  = 300
 	DefaultFolderVal  = 5000
 	DefaultLRGamma    = 0.1
+)
+
+// Bounds on the extent of an experiment, checked by Validate before
+// anything is allocated: a sweep larger than this is a typo, not a plan.
+const (
+	// MaxTrials bounds Experiment.Trials.
+	MaxTrials = 100_000
+	// MaxLevels bounds Experiment.Levels (at the smallest rate a level
+	// may prune, far fewer levels already leave no weight).
+	MaxLevels = 10_000
+	// MaxTrainings bounds the trainings of a sweep: Trials × (Levels+1) ×
+	// the arms of a level.
+	MaxTrainings = 10_000_000
 )
 
 // Experiment describes a lottery-ticket experiment. It round-trips through
@@ -332,8 +347,8 @@ func (e Experiment) Validate() error {
 	if t.Iterations < 0 {
 		return fmt.Errorf("lottery: train.iterations %d is negative", t.Iterations)
 	}
-	if t.Batch < 0 {
-		return fmt.Errorf("lottery: train.batch %d is negative", t.Batch)
+	if t.Batch < 0 || t.Batch > train.MaxBatch {
+		return fmt.Errorf("lottery: train.batch %d is not in [1, %d]", t.Batch, train.MaxBatch)
 	}
 	switch t.Optimizer {
 	case "adam", "sgd", "momentum":
@@ -415,11 +430,14 @@ func (e Experiment) Validate() error {
 	} else if r.FinetuneLR != 0 {
 		return fmt.Errorf("lottery: rewind.finetune_lr is set but rewind.to is %q", r.To)
 	}
-	if d.Levels < 0 {
-		return fmt.Errorf("lottery: levels %d is negative", d.Levels)
+	if d.Levels < 0 || d.Levels > MaxLevels {
+		return fmt.Errorf("lottery: levels %d is not in [0, %d]", d.Levels, MaxLevels)
 	}
-	if d.Trials < 0 {
-		return fmt.Errorf("lottery: trials %d is negative", d.Trials)
+	if d.Trials < 0 || d.Trials > MaxTrials {
+		return fmt.Errorf("lottery: trials %d is not in [1, %d]", d.Trials, MaxTrials)
+	}
+	if n := d.Trials * (d.Levels + 1) * (1 + len(d.Controls)); n > MaxTrainings {
+		return fmt.Errorf("lottery: %d trials × %d levels × %d arms are %d trainings, more than %d", d.Trials, d.Levels+1, 1+len(d.Controls), n, MaxTrainings)
 	}
 	if d.Workers < 0 {
 		return fmt.Errorf("lottery: workers %d is negative", d.Workers)

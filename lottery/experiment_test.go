@@ -189,6 +189,10 @@ func TestValidate(t *testing.T) {
 		{Experiment{Rewind: Rewind{FinetuneLR: 0.1}}, "finetune_lr is set"},
 		{Experiment{Levels: -1}, "levels"},
 		{Experiment{Trials: -1}, "trials"},
+		{Experiment{Trials: 1_000_000_000}, "trials 1000000000 is not in [1, 100000]"},
+		{Experiment{Levels: 1_000_000_000}, "levels 1000000000 is not in [0, 10000]"},
+		{Experiment{Trials: MaxTrials, Levels: MaxLevels}, "trainings, more than"},
+		{Experiment{Train: Training{Batch: 1 << 40}}, "train.batch"},
 		{Experiment{Workers: -1}, "workers"},
 		{Experiment{Controls: []string{"shuffle"}}, "control"},
 	} {

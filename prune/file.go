@@ -7,7 +7,6 @@ import (
 	"io"
 	"math"
 	"math/bits"
-	"os"
 
 	"github.com/shearsml/shears/internal/atomicfile"
 	"github.com/shearsml/shears/internal/envelope"
@@ -112,17 +111,9 @@ func (ms *Masks) Save(path string) error {
 
 // LoadMasks reads the mask file at path, as Save writes it. See ReadMasks for
 // what it rejects.
+// Errors name the file ("prune: mask file PATH: ...").
 func LoadMasks(path string) (*Masks, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", maskFileWhat, err)
-	}
-	defer f.Close()
-	ms, err := ReadMasks(f)
-	if err != nil {
-		return nil, fmt.Errorf("%w (reading %s)", err, path)
-	}
-	return ms, nil
+	return envelope.Load(path, maskFileWhat, ReadMasks)
 }
 
 func decodeMaskFile(data []byte) (*Masks, error) {

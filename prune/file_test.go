@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -440,9 +441,11 @@ func TestMaskFileSaveLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = LoadMasks(bad)
-	wantMaskFileError(t, err, "checksum mismatch")
-	if err != nil && !strings.Contains(err.Error(), bad) {
-		t.Errorf("error %q does not name the file", err)
+	if !strings.HasPrefix(fmt.Sprint(err), "prune: mask file "+bad+": checksum mismatch") {
+		t.Errorf("error %q: want it to start with %q", err, "prune: mask file "+bad+": checksum mismatch")
+	}
+	if _, err := LoadMasks(filepath.Join(dir, "missing.bin")); !errors.Is(err, os.ErrNotExist) || !strings.HasPrefix(err.Error(), "prune: mask file "+filepath.Join(dir, "missing.bin")+": open: ") {
+		t.Errorf("missing file: error %v, want one matching os.ErrNotExist in the shared style", err)
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"slices"
 
 	"github.com/shearsml/shears/internal/atomicfile"
@@ -90,6 +89,7 @@ func (t *Trainer) LoadCheckpoint(path string) error {
 const (
 	checkpointMagic   = "SHRCKPT\x00"
 	checkpointVersion = 1
+	checkpointWhat    = "train: checkpoint"
 )
 
 // WriteTo writes s as a checkpoint file: magic "SHRCKPT\x00", version 1,
@@ -132,11 +132,11 @@ func (s *Snapshot) WriteTo(w io.Writer) (int64, error) {
 // Trainer.SaveCheckpoint. It returns an error for a file of another kind, a
 // truncated or corrupted file, or an unsupported version.
 func ReadSnapshot(r io.Reader) (*Snapshot, error) {
-	_, payload, err := envelope.Read(r, checkpointMagic, "train: checkpoint", checkpointVersion, maxFileBytes)
+	_, payload, err := envelope.Read(r, checkpointMagic, checkpointWhat, checkpointVersion, maxFileBytes)
 	if err != nil {
 		return nil, err
 	}
-	d := decoder{b: payload, what: "train: checkpoint"}
+	d := decoder{b: payload, what: checkpointWhat}
 	step := d.u64("step")
 	if d.err == nil && step > math.MaxInt32 {
 		d.fail("step %d is out of range", step)
@@ -206,15 +206,7 @@ func (s *Snapshot) Save(path string) error {
 }
 
 // LoadSnapshot reads a checkpoint file written by Save or SaveCheckpoint.
+// Errors name the file ("train: checkpoint PATH: ...").
 func LoadSnapshot(path string) (*Snapshot, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("train: %w", err)
-	}
-	defer f.Close()
-	s, err := ReadSnapshot(f)
-	if err != nil {
-		return nil, fmt.Errorf("%w (%s)", err, path)
-	}
-	return s, nil
+	return envelope.Load(path, checkpointWhat, ReadSnapshot)
 }

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+
+	"github.com/shearsml/shears/internal/envelope"
 )
 
 // IDX is the content of one IDX file, the format of the MNIST and
@@ -186,16 +188,7 @@ func readExact(r io.Reader, n int) ([]byte, error) {
 // ReadIDXFile reads the IDX file at path (gzip-compressed or not, see
 // ReadIDX). Errors name the file.
 func ReadIDXFile(path string) (*IDX, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("train: %w", err)
-	}
-	defer f.Close()
-	idx, err := readIDX(f)
-	if err != nil {
-		return nil, fmt.Errorf("train: IDX file %s: %w", path, err)
-	}
-	return idx, nil
+	return envelope.Load(path, "train: IDX file", readIDX)
 }
 
 // idxFiles are the four files of an MNIST-format folder, in the order

@@ -18,7 +18,9 @@ import (
 // (learning rate 1.2e-3) on batches of 60, the lottery-ticket setting for
 // LeNet-300-100.
 type Config struct {
-	// Batch is the number of examples per optimizer step; 0 means 60.
+	// Batch is the number of examples per optimizer step; 0 means 60. It
+	// may not exceed MaxBatch, and a batch of examples (Batch times the
+	// features of one example) may not exceed MaxBatchElements values.
 	Batch int
 	// Iterations is the number of optimizer steps in all, counted from step
 	// 0 (Fit continues from Step()). If 0, Epochs·⌈train/Batch⌉.
@@ -44,6 +46,26 @@ type Config struct {
 	// Progress, when it is a terminal, shows a progress bar with the rate
 	// and the time left; nil, or any other writer, shows nothing.
 	Progress io.Writer
+}
+
+// Bounds on the sizes a Config may ask for, checked before anything is
+// allocated: a batch of more examples, or of more values, is an error, not
+// an out-of-memory crash.
+const (
+	// MaxBatch bounds Config.Batch and Config.EvalBatch.
+	MaxBatch = 1 << 20
+	// MaxBatchElements bounds the values of one batch of inputs
+	// (the batch size times the features of an example).
+	MaxBatchElements = 1 << 30
+)
+
+// checkBatch reports a batch of size b of d's examples that is too large.
+func checkBatch(what string, b int, d *Dataset) error {
+	f := d.Features()
+	if f > 0 && b > MaxBatchElements/f {
+		return fmt.Errorf("train: %s %d of %q examples (%d values each) is more than %d values", what, b, d.Name, f, MaxBatchElements)
+	}
+	return nil
 }
 
 // Eval is the result of one evaluation. A set that is absent (Splits.Val
@@ -157,6 +179,9 @@ func NewTrainer(m Model, w *Weights, cfg Config) (*Trainer, error) {
 	}
 	if cfg.Batch < 0 || cfg.Iterations < 0 || cfg.Epochs < 0 || cfg.EvalEvery < 0 || cfg.EvalBatch < 0 {
 		return nil, fmt.Errorf("train: Config has a negative Batch, Iterations, Epochs, EvalEvery or EvalBatch: %+v", cfg)
+	}
+	if cfg.Batch > MaxBatch || cfg.EvalBatch > MaxBatch {
+		return nil, fmt.Errorf("train: Config.Batch %d or EvalBatch %d is over MaxBatch (%d)", cfg.Batch, cfg.EvalBatch, MaxBatch)
 	}
 	if cfg.Batch == 0 {
 		cfg.Batch = 60
@@ -319,6 +344,12 @@ func (t *Trainer) Fit(ctx context.Context, data Splits) (*Result, error) {
 	}
 	if data.Train.Len() == 0 {
 		return nil, fmt.Errorf("train: training set %q is empty", data.Train.Name)
+	}
+	if err := checkBatch("batch", t.cfg.Batch, data.Train); err != nil {
+		return nil, err
+	}
+	if err := checkBatch("evaluation batch", t.cfg.EvalBatch, data.Train); err != nil {
+		return nil, err
 	}
 	if err := t.ensureTrainGraph(data.Train); err != nil {
 		return nil, err
@@ -531,6 +562,9 @@ func (t *Trainer) Evaluate(d *Dataset) (loss, accuracy float64, err error) {
 	}
 	if d.Len() == 0 {
 		return 0, 0, fmt.Errorf("train: Evaluate: data set %q is empty", d.Name)
+	}
+	if err := checkBatch("evaluation batch", min(t.cfg.EvalBatch, d.Len()), d); err != nil {
+		return 0, 0, err
 	}
 	return t.evaluate(d)
 }

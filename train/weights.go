@@ -8,7 +8,6 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
-	"os"
 	"slices"
 
 	"github.com/shearsml/shears/internal/atomicfile"
@@ -250,6 +249,7 @@ func rawBytes(t *tensor.Dense) []byte {
 const (
 	weightsMagic   = "SHRWGHT\x00"
 	weightsVersion = 1
+	weightsWhat    = "train: weights file"
 	// maxFileBytes bounds what the readers accept (64 GiB).
 	maxFileBytes = 1 << 36
 	dtypeF32     = 1
@@ -293,11 +293,11 @@ func (w *Weights) appendPayload(b []byte) []byte {
 // for a file of another kind, a truncated or corrupted file, or an
 // unsupported version.
 func ReadWeights(r io.Reader) (*Weights, error) {
-	_, payload, err := envelope.Read(r, weightsMagic, "train: weights file", weightsVersion, maxFileBytes)
+	_, payload, err := envelope.Read(r, weightsMagic, weightsWhat, weightsVersion, maxFileBytes)
 	if err != nil {
 		return nil, err
 	}
-	d := decoder{b: payload, what: "train: weights file"}
+	d := decoder{b: payload, what: weightsWhat}
 	w := d.weights()
 	if d.err == nil && len(d.b) != 0 {
 		d.fail("%d bytes after the last tensor", len(d.b))
@@ -317,17 +317,9 @@ func (w *Weights) Save(path string) error {
 }
 
 // LoadWeights reads a weights file written by Save or WriteTo.
+// Errors name the file ("train: weights file PATH: ...").
 func LoadWeights(path string) (*Weights, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("train: %w", err)
-	}
-	defer f.Close()
-	w, err := ReadWeights(f)
-	if err != nil {
-		return nil, fmt.Errorf("%w (%s)", err, path)
-	}
-	return w, nil
+	return envelope.Load(path, weightsWhat, ReadWeights)
 }
 
 // decoder reads the little-endian payloads of weights and checkpoint files;

@@ -13,12 +13,15 @@
 package envelope
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
+	"os"
+	"strings"
 )
 
 // HeaderSize is the number of bytes before the payload.
@@ -76,14 +79,94 @@ func Decode(data []byte, magic, what string, maxVersion uint32) (uint32, []byte,
 	return version, data[HeaderSize:end], nil
 }
 
-// Read reads one framed file from r (to EOF, at most limit bytes) and decodes it.
+// Read reads one framed file from r and decodes it. It reads the header
+// first and rejects a foreign stream (wrong magic), an unsupported version or
+// a declared payload over limit bytes before reading any further, then reads
+// the payload as it arrives (memory grows with the bytes actually present,
+// never with the length a damaged header claims) and requires r to end right
+// after the checksum.
 func Read(r io.Reader, magic, what string, maxVersion uint32, limit int64) (uint32, []byte, error) {
-	data, err := io.ReadAll(io.LimitReader(r, limit+1))
+	var head [HeaderSize]byte
+	n, err := io.ReadFull(r, head[:])
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return 0, nil, fmt.Errorf("%s: %w", what, err)
+	}
+	if n < len(magic) || string(head[:len(magic)]) != magic {
+		return 0, nil, fmt.Errorf("%s: bad magic number: %w", what, ErrForeign)
+	}
+	if n < HeaderSize {
+		return 0, nil, fmt.Errorf("%s: truncated: %d bytes, the header alone needs %d", what, n, HeaderSize+4)
+	}
+	version := binary.LittleEndian.Uint32(head[8:12])
+	if version == 0 || version > maxVersion {
+		return 0, nil, fmt.Errorf("%s: unsupported format version %d (this build reads 1 to %d)", what, version, maxVersion)
+	}
+	length := binary.LittleEndian.Uint64(head[12:20])
+	if limit < HeaderSize+4 || length > uint64(limit-HeaderSize-4) {
+		return 0, nil, fmt.Errorf("%s: header declares %d payload bytes, more than the %d-byte limit", what, length, limit)
+	}
+	var buf bytes.Buffer
+	buf.Write(head[:])
+	want := int64(length) + 4
+	got, err := io.Copy(&buf, io.LimitReader(r, want))
 	if err != nil {
 		return 0, nil, fmt.Errorf("%s: %w", what, err)
 	}
-	if int64(len(data)) > limit {
-		return 0, nil, fmt.Errorf("%s: larger than the %d-byte limit", what, limit)
+	if got < want {
+		return 0, nil, fmt.Errorf("%s: truncated: header says %d payload bytes, %d present", what, length, max(got-4, 0))
 	}
-	return Decode(data, magic, what, maxVersion)
+	var extra [1]byte
+	if m, _ := io.ReadFull(r, extra[:]); m > 0 {
+		return 0, nil, fmt.Errorf("%s: unexpected bytes after the checksum", what)
+	}
+	return Decode(buf.Bytes(), magic, what, maxVersion)
 }
+
+// Load opens the file at path and decodes it with read, wrapping every
+// error in the one style the Load functions of shears share:
+// "pkg: what PATH: cause". prefix is the package and kind ("train:
+// weights file"); errors of read that already start with it are not
+// prefixed twice. A missing file's error matches os.ErrNotExist.
+func Load[T any](path, prefix string, read func(io.Reader) (T, error)) (T, error) {
+	var zero T
+	f, err := os.Open(path)
+	if err != nil {
+		return zero, fmt.Errorf("%s %s: %w", prefix, path, unwrapPath(err))
+	}
+	defer f.Close()
+	v, err := read(bufio.NewReaderSize(f, 1<<16))
+	if err != nil {
+		msg := err.Error()
+		if rest, ok := strings.CutPrefix(msg, prefix+": "); ok {
+			return zero, &pathError{msg: prefix + " " + path + ": " + rest, err: err}
+		}
+		return zero, fmt.Errorf("%s %s: %w", prefix, path, err)
+	}
+	return v, nil
+}
+
+// unwrapPath drops the *os.PathError frame of an open error, whose path the
+// caller's message already names.
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return &opError{op: pe.Op, err: pe.Err}
+	}
+	return err
+}
+
+type opError struct {
+	op  string
+	err error
+}
+
+func (e *opError) Error() string { return e.op + ": " + e.err.Error() }
+func (e *opError) Unwrap() error { return e.err }
+
+type pathError struct {
+	msg string
+	err error
+}
+
+func (e *pathError) Error() string { return e.msg }
+func (e *pathError) Unwrap() error { return e.err }

@@ -3,6 +3,8 @@ package envelope
 import (
 	"bytes"
 	"errors"
+	"io"
+	"os"
 	"strings"
 	"testing"
 )
@@ -88,6 +90,99 @@ func FuzzDecode(f *testing.F) {
 		}
 		if !bytes.Equal(Encode(magic, v, payload), data) {
 			t.Fatal("an accepted file does not re-encode to its own bytes")
+		}
+	})
+}
+
+// countingReader is an endless stream of b that counts the bytes read.
+type countingReader struct {
+	b byte
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = c.b
+	}
+	c.n += int64(len(p))
+	return len(p), nil
+}
+
+// TestReadChecksMagicFirst: a foreign stream, however long, is rejected after
+// its header, not read to the size limit.
+func TestReadChecksMagicFirst(t *testing.T) {
+	r := &countingReader{b: 'x'}
+	_, _, err := Read(r, magic, "test file", 1, 1<<36)
+	if !errors.Is(err, ErrForeign) {
+		t.Fatalf("foreign endless stream: %v, want ErrForeign", err)
+	}
+	if r.n > HeaderSize {
+		t.Errorf("read %d bytes of a foreign stream before rejecting it, want at most %d", r.n, HeaderSize)
+	}
+}
+
+// TestReadBoundsDeclaredLength: a header that declares more than the limit
+// is refused before the payload is read; one that declares more than is
+// present reads only what is there.
+func TestReadBoundsDeclaredLength(t *testing.T) {
+	good := Encode(magic, 1, bytes.Repeat([]byte{1}, 100))
+	huge := append([]byte(nil), good...)
+	huge[12], huge[19] = 0xff, 0x7f // length ≈ 2^63
+	r := &countingReader{b: 0}
+	_, _, err := Read(io.MultiReader(bytes.NewReader(huge[:HeaderSize]), r), magic, "test file", 1, 1<<30)
+	if err == nil || !strings.Contains(err.Error(), "limit") {
+		t.Fatalf("declared length over the limit: %v", err)
+	}
+	if r.n != 0 {
+		t.Errorf("read %d payload bytes after a header over the limit", r.n)
+	}
+	short := append([]byte(nil), good...)
+	short[15] = 0x10 // 2^24+100 declared, 100 present
+	if _, _, err := Read(bytes.NewReader(short), magic, "test file", 1, 1<<30); err == nil || !strings.Contains(err.Error(), "truncated") {
+		t.Fatalf("declared length over what is present: %v", err)
+	}
+	if _, _, err := Read(bytes.NewReader(append(good, 9)), magic, "test file", 1, 1<<30); err == nil || !strings.Contains(err.Error(), "after the checksum") {
+		t.Fatalf("trailing byte: %v", err)
+	}
+	if _, _, err := Read(bytes.NewReader(Encode(magic, 7, nil)), magic, "test file", 1, 1<<30); err == nil || !strings.Contains(err.Error(), "version 7") {
+		t.Fatalf("newer version: %v", err)
+	}
+}
+
+func TestLoad(t *testing.T) {
+	dir := t.TempDir()
+	path := dir + "/f.bin"
+	if err := os.WriteFile(path, Encode(magic, 1, []byte("hi")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	read := func(r io.Reader) (string, error) {
+		_, p, err := Read(r, magic, "pkg: test file", 1, 1<<20)
+		return string(p), err
+	}
+	if got, err := Load(path, "pkg: test file", read); err != nil || got != "hi" {
+		t.Fatalf("Load = %q, %v", got, err)
+	}
+	if err := os.WriteFile(path, []byte("nope, a foreign file"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(path, "pkg: test file", read)
+	if want := "pkg: test file " + path + ": bad magic number"; err == nil || !strings.HasPrefix(err.Error(), want) || !errors.Is(err, ErrForeign) {
+		t.Errorf("foreign: %v, want it to start with %q and match ErrForeign", err, want)
+	}
+	_, err = Load(dir+"/missing", "pkg: test file", read)
+	if want := "pkg: test file " + dir + "/missing: open: "; err == nil || !strings.HasPrefix(err.Error(), want) || !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing: %v, want it to start with %q and match os.ErrNotExist", err, want)
+	}
+}
+
+func FuzzRead(f *testing.F) {
+	f.Add(Encode(magic, 1, []byte("payload")))
+	f.Add([]byte("SHRTEST\x00"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		v1, p1, err1 := Read(bytes.NewReader(data), magic, "test file", 2, 1<<20)
+		v2, p2, err2 := Decode(data, magic, "test file", 2)
+		if (err1 == nil) != (err2 == nil) || v1 != v2 || !bytes.Equal(p1, p2) {
+			t.Fatalf("Read (%d, %v) and Decode (%d, %v) disagree", v1, err1, v2, err2)
 		}
 	})
 }

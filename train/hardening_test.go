@@ -1,0 +1,93 @@
+package train
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/shearsml/shears/internal/envelope"
+	"gorgonia.org/tensor"
+)
+
+// TestBatchSizeBounds: a batch too large to allocate is an error from
+// NewTrainer or Fit, not a crash in graph building.
+func TestBatchSizeBounds(t *testing.T) {
+	data := digitsSplits(t)
+	m := lenet(t, data.Train.Shape)
+	w, err := NewWeights(m, tensor.Float32, rand.New(rand.NewPCG(1, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cfg := range []Config{{Batch: 1 << 40}, {EvalBatch: 1 << 40}, {Batch: MaxBatch + 1}} {
+		if _, err := NewTrainer(m, w, cfg); err == nil || !strings.Contains(err.Error(), "MaxBatch") {
+			t.Errorf("NewTrainer(%+v): %v, want an error naming MaxBatch", cfg, err)
+		}
+	}
+	// A batch under MaxBatch whose values exceed MaxBatchElements.
+	wide := &Dataset{Name: "wide", Shape: []int{MaxBatchElements/MaxBatch + 1}, Classes: 2}
+	wide.X = make([]float32, wide.Features())
+	wide.Y = []int{0}
+	wm, err := MLP(wide.Shape, nil, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ww, err := NewWeights(wm, tensor.Float32, rand.New(rand.NewPCG(1, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := NewTrainer(wm, ww, Config{Batch: MaxBatch, Iterations: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	_, err = tr.Fit(context.Background(), Splits{Train: wide, Test: wide})
+	if err == nil || !strings.Contains(err.Error(), "values") {
+		t.Errorf("Fit with a batch of %d×%d values: %v, want a size error", MaxBatch, wide.Features(), err)
+	}
+}
+
+// endless is a stream of one byte value that counts the bytes read.
+type endless struct {
+	b byte
+	n int64
+}
+
+func (e *endless) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = e.b
+	}
+	e.n += int64(len(p))
+	return len(p), nil
+}
+
+// TestReadersCheckMagicFirst: the file readers reject a foreign stream after
+// its first bytes, and a header that declares a huge payload without
+// reading (or allocating) it.
+func TestReadersCheckMagicFirst(t *testing.T) {
+	readers := map[string]func(io.Reader) error{
+		"ReadWeights":  func(r io.Reader) error { _, err := ReadWeights(r); return err },
+		"ReadSnapshot": func(r io.Reader) error { _, err := ReadSnapshot(r); return err },
+	}
+	for name, read := range readers {
+		src := &endless{b: 'z'}
+		err := read(src)
+		if !errors.Is(err, envelope.ErrForeign) {
+			t.Errorf("%s of a foreign stream: %v, want ErrForeign", name, err)
+		}
+		if src.n > 1<<16 {
+			t.Errorf("%s read %d bytes of a foreign stream before rejecting it", name, src.n)
+		}
+	}
+	// A weights header declaring 2^35 bytes, followed by 1 MiB of zeros.
+	head := envelope.Encode(weightsMagic, weightsVersion, nil)[:envelope.HeaderSize]
+	head[12+4] = 8 // length 2^35, under the 64 GiB limit
+	src := &endless{}
+	_, err := ReadWeights(io.MultiReader(bytes.NewReader(head), io.LimitReader(src, 1<<20)))
+	if err == nil || !strings.Contains(err.Error(), "truncated") {
+		t.Errorf("declared 2^35 bytes, 1 MiB present: %v, want truncated", err)
+	}
+}
