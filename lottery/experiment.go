@@ -87,6 +87,14 @@ const (
 // on the embedded digits data, one trial, level 0 alone. Set Levels to
 // prune.
 //
+// Explicit zeros: in Go a field left zero takes its default. In a JSON
+// description (ParseExperiment, ReadExperiment) only a field left out takes
+// it: writing 0 for a field whose default is not 0 ("iterations": 0,
+// "trials": 0, "val": 0, "rate": 0, ...) is an error naming the field,
+// since 0 steps or 0 trials is never what such a file means. The hash is
+// computed from the values, so leaving such a field out keeps the hash of
+// older descriptions.
+//
 // The fields fall in two groups. Model, Init, Dtype, Data, Train, Prune,
 // Rewind and Seed decide the numbers of every (trial, level, arm): they make
 // up the Hash, under which results are stored. Levels, Trials, Controls and
@@ -604,7 +612,67 @@ func decodeExperiment(data []byte) (Experiment, error) {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return Experiment{}, errors.New("lottery: experiment description: data after the JSON value")
 	}
+	if err := checkExplicitZeros(data, e); err != nil {
+		return Experiment{}, err
+	}
 	return e, nil
+}
+
+// zeroMeansDefault lists the fields of a description whose zero value
+// stands for a default other than 0. In Go, a field left zero takes the
+// default; in a JSON description, a field left out takes it, and a field
+// written with the value 0 is validated as the 0 it says, which none of
+// these accept. (Descriptions with explicit zeros were accepted before and
+// silently ran the default; they now get an error, and rewriting them
+// without the field keeps their hash.)
+var zeroMeansDefault = []struct{ section, key, hint string }{
+	{"", "trials", "at least 1 trial"},
+	{"data", "val", "a positive count of examples, or -1 for no validation set"},
+	{"train", "iterations", "a positive number of steps"},
+	{"train", "batch", "a positive batch size"},
+	{"train", "lr", "a positive learning rate"},
+	{"train", "momentum", "a momentum in (0, 1)"},
+	{"train", "lr_gamma", "a factor in (0, 1]"},
+	{"train", "eval_every", "a positive number of steps"},
+	{"prune", "rate", "a rate in (0, 1)"},
+	{"prune", "output_rate", "a rate in (0, 1); prune.rates with the output layer's name at 0 leaves it unpruned"},
+	{"rewind", "finetune_lr", "a positive learning rate"},
+}
+
+// checkExplicitZeros reports a field of zeroMeansDefault that data gives
+// explicitly as 0 (momentum only with the momentum optimizer, for which
+// it has a default).
+func checkExplicitZeros(data []byte, e Experiment) error {
+	var top map[string]json.RawMessage
+	if json.Unmarshal(data, &top) != nil {
+		return nil // decoded already; cannot happen
+	}
+	sections := map[string]map[string]json.RawMessage{"": top}
+	for _, s := range []string{"data", "train", "prune", "rewind"} {
+		var m map[string]json.RawMessage
+		if raw, ok := top[s]; ok && json.Unmarshal(raw, &m) == nil {
+			sections[s] = m
+		}
+	}
+	for _, z := range zeroMeansDefault {
+		raw, ok := sections[z.section][z.key]
+		if !ok {
+			continue
+		}
+		var v float64
+		if json.Unmarshal(raw, &v) != nil || v != 0 {
+			continue
+		}
+		if z.key == "momentum" && e.Train.Optimizer != "momentum" {
+			continue
+		}
+		name := z.key
+		if z.section != "" {
+			name = z.section + "." + z.key
+		}
+		return fmt.Errorf("lottery: experiment description: %s is 0: want %s, or leave %s out for its default", name, z.hint, name)
+	}
+	return nil
 }
 
 // ReadExperiment reads a description from a JSON file (see

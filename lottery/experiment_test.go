@@ -356,3 +356,31 @@ func FuzzDecodeResult(f *testing.F) {
 		}
 	})
 }
+
+// TestExplicitZeros: a JSON description that writes 0 for a field whose
+// zero means a non-zero default is refused, naming the field; leaving it
+// out takes the default; fields whose default is 0 accept an explicit 0.
+func TestExplicitZeros(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{`{"train": {"iterations": 0}}`, "train.iterations is 0"},
+		{`{"train": {"eval_every": 0}}`, "train.eval_every is 0"},
+		{`{"train": {"lr": 0.0}}`, "train.lr is 0"},
+		{`{"trials": 0}`, "trials is 0"},
+		{`{"data": {"val": 0}}`, "data.val is 0"},
+		{`{"prune": {"rate": 0}}`, "prune.rate is 0"},
+		{`{"prune": {"output_rate": 0}}`, "prune.output_rate is 0"},
+		{`{"train": {"optimizer": "momentum", "momentum": 0}}`, "train.momentum is 0"},
+		{`{"train": {"batch": 0}}`, "train.batch is 0"},
+		{`{"train": {"lr": 0}}`, "train.lr is 0"},
+	} {
+		_, err := ParseExperiment([]byte(tc.in))
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "leave") {
+			t.Errorf("ParseExperiment(%s) = %v, want an error containing %q", tc.in, err, tc.want)
+		}
+	}
+	for _, in := range []string{`{"seed": 0, "levels": 0, "workers": 0, "train": {"warmup": 0, "lr_drop_every": 0, "momentum": 0}, "prune": {"rates": {"fc1.w": 0}}}`, `{"train": {"iterations": 10}}`} {
+		if _, err := ParseExperiment([]byte(in)); err != nil {
+			t.Errorf("ParseExperiment(%s) = %v", in, err)
+		}
+	}
+}

@@ -89,7 +89,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		trials     = fs.Int("trials", 3, "number of `trials` (seeds)")
 		iterations = fs.Int("iterations", 800, "training `steps` per level")
 		evalEvery  = fs.Int("eval-every", 100, "evaluate every `N` steps")
-		val        = fs.Int("val", 0, "`N` training examples held out for early stopping (0: 300 for digits, 5000 for a folder)")
+		val        = fs.Int("val", 0, "`N` training examples held out for early stopping, -1 for none (default: 300 for digits, 5000 for a folder)")
 		rewind     = fs.String("rewind", "init", "rewinding `mode`: init, K (an iteration), lr or finetune")
 		controls   = fs.String("controls", "reinit,random", "control arms `list`: reinit, random, both (comma-separated) or none")
 		seed       = fs.Uint64("seed", 0, "experiment `seed`")
@@ -143,6 +143,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// Flags given explicitly override the description (the flags' defaults
 	// are those of defaults()).
 	use := func(name string) bool { return set[name] }
+	// A value given explicitly is checked as given: 0 is not "the
+	// default" (leave the flag out for that).
+	for name, v := range map[string]int{"iterations": *iterations, "trials": *trials, "eval-every": *evalEvery} {
+		if use(name) && v <= 0 {
+			return bad(fmt.Errorf("lottery: -%s %d: want a positive number (leave the flag out for the default)", name, v))
+		}
+	}
+	if use("val") && (*val == 0 || *val < -1) {
+		return bad(fmt.Errorf("lottery: -val %d: want a positive count of examples, or -1 for no validation set (leave the flag out for the default)", *val))
+	}
 	if use("data") {
 		exp.Data.Source = *data
 	}

@@ -59,6 +59,12 @@ func TestBadFlags(t *testing.T) {
 		{"-shard", "3/2"},
 		{"-model", "resnet"},
 		{"-trials", "-1"},
+		{"-trials", "0"},
+		{"-iterations", "0"},
+		{"-eval-every", "0"},
+		{"-val", "0"},
+		{"-trials", "1000000000"},
+		{"-levels", "1000000000"},
 		{"extra"},
 	} {
 		var stdout, stderr bytes.Buffer
