@@ -285,12 +285,22 @@ type Splits struct {
 
 // Validate checks that Train and Test are present, that every set present
 // passes Dataset.Validate, and that they all have the same Shape and Classes.
+// The evaluation sets must not be empty: an empty Test set would report an
+// accuracy of 0 for nothing measured, and an empty Val set would make the
+// first evaluation the early-stopping point (set Val to nil for no
+// validation set: the early-stopping point is then the last evaluation).
 func (s Splits) Validate() error {
 	if s.Train == nil {
 		return errors.New("train: Splits.Train is nil")
 	}
 	if s.Test == nil {
 		return errors.New("train: Splits.Test is nil")
+	}
+	if s.Test.Len() == 0 {
+		return fmt.Errorf("train: test set %q is empty: there is nothing to measure accuracy on", s.Test.Name)
+	}
+	if s.Val != nil && s.Val.Len() == 0 {
+		return fmt.Errorf("train: validation set %q is empty: set Splits.Val to nil for no validation set", s.Val.Name)
 	}
 	for _, d := range []*Dataset{s.Train, s.Val, s.Test} {
 		if d == nil {

@@ -91,3 +91,31 @@ func TestReadersCheckMagicFirst(t *testing.T) {
 		t.Errorf("declared 2^35 bytes, 1 MiB present: %v, want truncated", err)
 	}
 }
+
+// TestEmptyEvaluationSets: Fit refuses an empty test set (it would report
+// accuracy 0) and an empty validation set (it would make the first
+// evaluation the early-stopping point); a nil Val follows the
+// no-validation rule (the last evaluation).
+func TestEmptyEvaluationSets(t *testing.T) {
+	data := digitsSplits(t)
+	m := lenet(t, data.Train.Shape)
+	tr := newTestTrainer(t, m, tensor.Float32, 1, Config{Iterations: 4, EvalEvery: 2})
+	emptyTest, _ := data.Test.Subset(nil)
+	if _, err := tr.Fit(context.Background(), Splits{Train: data.Train, Test: emptyTest}); err == nil || !strings.Contains(err.Error(), "test set") {
+		t.Errorf("empty test set: %v", err)
+	}
+	emptyVal, _ := data.Train.Subset(nil)
+	if _, err := tr.Fit(context.Background(), Splits{Train: data.Train, Val: emptyVal, Test: data.Test}); err == nil || !strings.Contains(err.Error(), "validation set") {
+		t.Errorf("empty validation set: %v", err)
+	}
+	if tr.Step() != 0 {
+		t.Fatalf("a refused Fit took %d steps", tr.Step())
+	}
+	res, err := tr.Fit(context.Background(), Splits{Train: data.Train, Test: data.Test})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Best != res.Final || res.Best.Iteration != 4 {
+		t.Errorf("no validation set: early stop at %d, want the last evaluation (4)", res.Best.Iteration)
+	}
+}

@@ -627,12 +627,12 @@ func scoreRows[T float](z []T, y []int, classes int) (float64, int, error) {
 func (t *Trainer) evaluateSplits(data Splits) (Eval, error) {
 	e := Eval{Iteration: t.step}
 	var err error
-	if data.Val != nil && data.Val.Len() > 0 {
+	if data.Val != nil {
 		if e.ValLoss, e.ValAccuracy, err = t.evaluate(data.Val); err != nil {
 			return e, err
 		}
 	}
-	if data.Test != nil && data.Test.Len() > 0 {
+	if data.Test != nil {
 		if e.TestLoss, e.TestAccuracy, err = t.evaluate(data.Test); err != nil {
 			return e, err
 		}
