@@ -106,7 +106,7 @@ func (d *Dataset) Validate() error {
 	}
 	for i, x := range d.X {
 		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
-			return fmt.Errorf("train: dataset %q: X[%d] (example %d) is %v",
+			return nonFinitef("train: dataset %q: X[%d] (example %d) is %v",
 				d.Name, i, i/f, x)
 		}
 	}

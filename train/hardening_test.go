@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -118,4 +119,54 @@ func TestEmptyEvaluationSets(t *testing.T) {
 	if res.Best != res.Final || res.Best.Iteration != 4 {
 		t.Errorf("no validation set: early stop at %d, want the last evaluation (4)", res.Best.Iteration)
 	}
+}
+
+type nanInit struct{}
+
+func (nanInit) Init(vals []float64, shape []int, rng *rand.Rand) {
+	for i := range vals {
+		vals[i] = math.Inf(1)
+	}
+}
+
+// TestNonFiniteErrorsMatch: every error about a NaN or infinite number
+// matches ErrNonFinite: input data (through Validate and Fit), an
+// initializer's output, a learning rate, and the training loss.
+func TestNonFiniteErrorsMatch(t *testing.T) {
+	data := digitsSplits(t)
+	bad := data.Train.Clone()
+	bad.X[17] = float32(math.NaN())
+	if err := bad.Validate(); !errors.Is(err, ErrNonFinite) || !strings.Contains(err.Error(), "NaN") {
+		t.Errorf("Dataset.Validate: %v does not match ErrNonFinite", err)
+	}
+	m := lenet(t, data.Train.Shape)
+	tr := newTestTrainer(t, m, tensor.Float32, 1, Config{Iterations: 2})
+	if _, err := tr.Fit(context.Background(), Splits{Train: bad, Test: data.Test}); !errors.Is(err, ErrNonFinite) {
+		t.Errorf("Fit on NaN data: %v does not match ErrNonFinite", err)
+	}
+	if _, _, err := tr.Evaluate(bad); !errors.Is(err, ErrNonFinite) {
+		t.Errorf("Evaluate on NaN data: %v does not match ErrNonFinite", err)
+	}
+	w, _ := NewWeights(m, tensor.Float32, rand.New(rand.NewPCG(1, 1)))
+	if _, err := NewTrainer(m, w, Config{Optimizer: SGD{LR: math.Inf(1)}}); !errors.Is(err, ErrNonFinite) {
+		t.Errorf("infinite learning rate: %v does not match ErrNonFinite", err)
+	}
+	um := userMLP{in: 64, hidden: 8, classes: 10}
+	if _, err := NewWeights(initOverride{um, nanInit{}}, tensor.Float32, rand.New(rand.NewPCG(1, 1))); !errors.Is(err, ErrNonFinite) {
+		t.Errorf("infinite initial weight: %v does not match ErrNonFinite", err)
+	}
+}
+
+// initOverride is a model whose params all use one initializer.
+type initOverride struct {
+	Model
+	init Initializer
+}
+
+func (m initOverride) Params() []ParamSpec {
+	ps := m.Model.Params()
+	for i := range ps {
+		ps[i].Init = m.init
+	}
+	return ps
 }

@@ -97,9 +97,23 @@ type Result struct {
 	Loss float64
 }
 
-// ErrNonFinite is matched (errors.Is) by the error Fit returns when the
-// training loss becomes NaN or infinite.
-var ErrNonFinite = errors.New("train: loss is not finite")
+// ErrNonFinite is matched (errors.Is) by every error of this package about
+// a NaN or infinite number: the training loss (*NonFiniteLossError, from
+// Fit), a value of a data set (Dataset.Validate, Splits.Validate, and so
+// Fit and Evaluate), an initial weight (NewWeights) and a learning rate
+// (NewTrainer).
+var ErrNonFinite = errors.New("train: a number is not finite")
+
+// nonFiniteError is an error about a NaN or infinite number other than the
+// loss; it matches ErrNonFinite.
+type nonFiniteError struct{ msg string }
+
+func (e *nonFiniteError) Error() string        { return e.msg }
+func (e *nonFiniteError) Is(target error) bool { return target == ErrNonFinite }
+
+func nonFinitef(format string, args ...any) error {
+	return &nonFiniteError{msg: fmt.Sprintf(format, args...)}
+}
 
 // ErrStop may be returned by a hook to end Fit early, without an error: Fit
 // evaluates (unless it just did) and returns its Result.
@@ -199,7 +213,10 @@ func NewTrainer(m Model, w *Weights, cfg Config) (*Trainer, error) {
 		cfg.Schedule = Constant{}
 	}
 	base := cfg.Optimizer.LearningRate()
-	if math.IsNaN(base) || math.IsInf(base, 0) || base < 0 {
+	if math.IsNaN(base) || math.IsInf(base, 0) {
+		return nil, nonFinitef("train: learning rate %v is not a finite non-negative number", base)
+	}
+	if base < 0 {
 		return nil, fmt.Errorf("train: learning rate %v is not a finite non-negative number", base)
 	}
 	t := &Trainer{model: m, w: w, cfg: cfg, sched: cfg.Schedule, base: base, params: w.Params(), evals: map[int]*evalGraph{}, permEpoch: -1}

@@ -66,7 +66,7 @@ func NewWeights(m Model, dtype tensor.Dtype, rng *rand.Rand) (*Weights, error) {
 		}
 		for i, v := range vals {
 			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return nil, fmt.Errorf("train: param %q: initializer %T gave %v at %d", s.Name, s.Init, v, i)
+				return nil, nonFinitef("train: param %q: initializer %T gave %v at %d", s.Name, s.Init, v, i)
 			}
 		}
 		t := tensor.New(tensor.Of(dtype), tensor.WithShape(s.Shape...))
