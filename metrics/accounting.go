@@ -87,17 +87,49 @@ func ConvLayer(name string, in, out, k, h, w, stride, padding int, bias bool) La
 }
 
 // Weights returns the number of elements of the weight tensor (0 when the
-// shape is invalid).
+// shape is invalid: a dimension below 0, or more elements than an int64
+// holds).
 func (l Layer) Weights() int64 {
-	n := int64(1)
-	for _, d := range l.Shape {
-		if d < 0 {
-			return 0
-		}
-		n *= int64(d)
+	n, ok := l.weights()
+	if !ok {
+		return 0
 	}
 	return n
 }
+
+func (l Layer) weights() (int64, bool) {
+	n := int64(1)
+	for _, d := range l.Shape {
+		if d < 0 {
+			return 0, false
+		}
+		var ok bool
+		if n, ok = mul64(n, int64(d)); !ok {
+			return 0, false
+		}
+	}
+	return n, true
+}
+
+// mul64 and add64 return a·b and a+b of non-negative a and b, and false when
+// the result does not fit an int64.
+func mul64(a, b int64) (int64, bool) {
+	if a != 0 && b > math.MaxInt64/a {
+		return 0, false
+	}
+	return a * b, true
+}
+
+func add64(a, b int64) (int64, bool) {
+	if b > math.MaxInt64-a {
+		return 0, false
+	}
+	return a + b, true
+}
+
+// maxConvSize bounds each size of a conv layer (input, kernel, stride,
+// padding, dilation), so that the output size is computed without overflow.
+const maxConvSize = 1 << 30
 
 // Validate reports what is wrong with l, or nil.
 func (l Layer) Validate() error {
@@ -111,6 +143,11 @@ func (l Layer) Validate() error {
 	}
 	if l.Bias < 0 {
 		return fmt.Errorf("metrics: layer %q: negative bias count %d", l.Name, l.Bias)
+	}
+	if w, ok := l.weights(); !ok {
+		return fmt.Errorf("metrics: layer %q: shape %v has more elements than an int64 counts", l.Name, l.Shape)
+	} else if _, ok := add64(w, int64(l.Bias)); !ok {
+		return fmt.Errorf("metrics: layer %q: %d weights and %d biases overflow an int64", l.Name, w, l.Bias)
 	}
 	switch l.Kind {
 	case Dense:
@@ -153,6 +190,9 @@ func (l Layer) OutSize() ([2]int, error) {
 		if s < 0 || p < 0 || d < 0 || in < 0 || l.Out[a] < 0 {
 			return out, fmt.Errorf("metrics: conv layer %q: negative input size, output size, stride, padding or dilation along %s", l.Name, axes[a])
 		}
+		if max(s, p, d, in, k, l.Out[a]) > maxConvSize {
+			return out, fmt.Errorf("metrics: conv layer %q: a size along %s is over %d", l.Name, axes[a], maxConvSize)
+		}
 		if in == 0 {
 			if l.Out[a] == 0 {
 				return out, fmt.Errorf("metrics: conv layer %q: neither input nor output %s given", l.Name, axes[a])
@@ -181,7 +221,11 @@ func (l Layer) FLOPs() (int64, error) {
 	if err := l.Validate(); err != nil {
 		return 0, err
 	}
-	return l.flopsPerWeight() * l.Weights(), nil
+	f, ok := mul64(l.flopsPerWeight(), l.Weights())
+	if !ok {
+		return 0, fmt.Errorf("metrics: layer %q: FLOPs overflow an int64", l.Name)
+	}
+	return f, nil
 }
 
 // flopsPerWeight is the number of multiply-accumulates each weight takes
@@ -308,26 +352,35 @@ func Account(layers []Layer, ms *prune.Masks) (*Report, error) {
 			}
 		}
 		per := l.flopsPerWeight()
+		flops, ok := mul64(per, w)
+		if !ok {
+			return nil, fmt.Errorf("metrics: layer %q: %d FLOPs per weight × %d weights overflow an int64", l.Name, per, w)
+		}
 		s := Stats{
 			Name:    l.Name,
 			Kind:    l.Kind,
 			Shape:   append([]int(nil), l.Shape...),
 			Weights: w,
 			Kept:    kept,
-			Size:    w + int64(l.Bias),
+			Size:    w + int64(l.Bias), // checked by Validate
 			SizeNZ:  kept + int64(l.Bias),
-			FLOPs:   per * w,
-			FLOPsNZ: per * kept,
+			FLOPs:   flops,
+			FLOPsNZ: per * kept, // kept ≤ w
 		}
 		s.finish()
 		r.Layers[i] = s
 		t := &r.Total
-		t.Weights += s.Weights
-		t.Kept += s.Kept
-		t.Size += s.Size
-		t.SizeNZ += s.SizeNZ
-		t.FLOPs += s.FLOPs
-		t.FLOPsNZ += s.FLOPsNZ
+		for _, f := range [...]struct {
+			sum *int64
+			v   int64
+		}{
+			{&t.Weights, s.Weights}, {&t.Kept, s.Kept}, {&t.Size, s.Size},
+			{&t.SizeNZ, s.SizeNZ}, {&t.FLOPs, s.FLOPs}, {&t.FLOPsNZ, s.FLOPsNZ},
+		} {
+			if *f.sum, ok = add64(*f.sum, f.v); !ok {
+				return nil, fmt.Errorf("metrics: the totals overflow an int64 at layer %q", l.Name)
+			}
+		}
 	}
 	if ms != nil {
 		for _, name := range ms.Names() {

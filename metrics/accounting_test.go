@@ -302,3 +302,34 @@ func TestReportTableAligned(t *testing.T) {
 		}
 	}
 }
+
+// TestAccountOverflow: shapes, biases, FLOPs and totals that do not fit an
+// int64 are errors, never negative or zero sizes.
+func TestAccountOverflow(t *testing.T) {
+	big := 1 << 32
+	for name, layers := range map[string][]Layer{
+		"dense shape": {DenseLayer("fc", big, big, false)},
+		"other shape": {{Name: "w", Kind: Other, Shape: []int{big, big, big}}},
+		"bias":        {{Name: "fc", Kind: Dense, Shape: []int{1 << 31, 1 << 31}, Bias: math.MaxInt64 - 10}},
+		"conv flops":  {ConvLayer("conv", 1<<20, 1<<20, 1, 1<<29, 1<<29, 1, 0, false)},
+		"conv sizes":  {ConvLayer("conv", 1, 1, 3, math.MaxInt64/2, 28, 1, math.MaxInt64/4, false)},
+		"totals":      {DenseLayer("a", 1<<31, 1<<31-1, false), DenseLayer("b", 1<<31, 1<<31-1, false), DenseLayer("c", 1<<31, 1<<31-1, false), DenseLayer("d", 1<<31, 1<<31-1, false), DenseLayer("e", 1<<31, 1<<31-1, false)},
+	} {
+		r, err := Account(layers, nil)
+		if err == nil {
+			t.Errorf("%s: no error; total %+v", name, r.Total)
+			continue
+		}
+		if !strings.HasPrefix(err.Error(), "metrics: ") || !strings.Contains(err.Error(), "int64") && !strings.Contains(err.Error(), "over") {
+			t.Errorf("%s: error %q does not say what overflows", name, err)
+		}
+	}
+	// Large but representable: exact.
+	r, err := Account([]Layer{DenseLayer("fc", 1<<31, 1<<30, true)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := int64(1) << 61; r.Total.Weights != want || r.Total.FLOPs != want || r.Total.Size != want+1<<30 {
+		t.Errorf("total %+v, want %d weights and FLOPs", r.Total, want)
+	}
+}
