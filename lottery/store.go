@@ -208,6 +208,47 @@ func decodeExperimentFile(data []byte, what string) (Experiment, string, error) 
 	return e, hash, nil
 }
 
+// claimExperimentFile creates path with e's description only if path does
+// not exist: the content is written to a temporary file, synced, and
+// hard-linked to path, which fails if path exists (link, unlike rename,
+// never replaces). It reports whether this call created path.
+func claimExperimentFile(path string, e Experiment) (bool, error) {
+	h, _ := json.Marshal(e.Hash())
+	b, err := encodeChecked(experimentFormat, "experiment", e, [2]string{"hash", string(h)})
+	if err != nil {
+		return false, err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+experimentFile+".claim-*")
+	if err != nil {
+		return false, fmt.Errorf("lottery: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.Write(b)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return false, fmt.Errorf("lottery: writing %s: %w", path, err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return false, fmt.Errorf("lottery: %w", err)
+	}
+	if err := os.Link(tmp.Name(), path); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return false, nil
+		}
+		return false, fmt.Errorf("lottery: claiming the output folder (creating %s): %w", path, err)
+	}
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		d.Sync() // best effort, as atomicfile
+		d.Close()
+	}
+	return true, nil
+}
+
 func writeExperimentFile(path string, e Experiment) error {
 	h, _ := json.Marshal(e.Hash())
 	return writeChecked(path, experimentFormat, "experiment", e, [2]string{"hash", string(h)})
@@ -216,7 +257,11 @@ func writeExperimentFile(path string, e Experiment) error {
 // openStore prepares dir for experiment e (defaults written out): it creates
 // the folder and experiment.json, or checks that the experiment.json already
 // there describes the same experiment. A folder that holds other files but
-// no experiment.json is refused, and so is a different experiment.
+// no experiment.json is refused, and so is a different experiment. The
+// folder is claimed atomically (claimExperimentFile): of two runs of
+// different experiments started into one new folder at the same moment,
+// one gets it and the other is refused. Runs of the same experiment (the
+// shards of a sweep on a shared file system) share it.
 // update says whether to rewrite experiment.json when only its extent
 // (levels, trials, controls, workers) differs.
 func openStore(dir string, e Experiment, update bool) (store, error) {
@@ -230,18 +275,32 @@ func openStore(dir string, e Experiment, update bool) (store, error) {
 	path := filepath.Join(dir, experimentFile)
 	old, oldHash, err := readExperimentFile(path)
 	write := true
-	switch {
-	case errNotExist(err):
-		entries, err := os.ReadDir(dir)
-		if err != nil {
-			return s, fmt.Errorf("lottery: %w", err)
-		}
-		for _, en := range entries {
-			if strings.HasPrefix(en.Name(), "."+experimentFile+".tmp-") {
-				continue // another shard writing it right now
+	if errNotExist(err) {
+		if foreign, err := foreignEntry(dir); err != nil {
+			return s, err
+		} else if foreign != "" {
+			// Another run may have claimed the folder since we looked.
+			if old, oldHash, err = readExperimentFile(path); errNotExist(err) {
+				return s, fmt.Errorf("lottery: %s holds files (%s) but no %s: it is not an output folder of lottery; choose a new or empty folder", dir, foreign, experimentFile)
 			}
-			return s, fmt.Errorf("lottery: %s holds files (%s) but no %s: it is not an output folder of lottery; choose a new or empty folder", dir, en.Name(), experimentFile)
 		}
+	}
+	if errNotExist(err) {
+		// Claim the folder: experiment.json appears atomically, complete,
+		// and only if it does not exist yet, so of two runs that start at
+		// the same moment exactly one writes it; the other reads it below.
+		claimed, cerr := claimExperimentFile(path, e)
+		if cerr != nil {
+			return s, cerr
+		}
+		if claimed {
+			write = false
+		} else {
+			old, oldHash, err = readExperimentFile(path)
+		}
+	}
+	switch {
+	case !write:
 	case err != nil:
 		return s, err
 	case oldHash != s.hash:
@@ -258,6 +317,22 @@ func openStore(dir string, e Experiment, update bool) (store, error) {
 		return s, fmt.Errorf("lottery: %w", err)
 	}
 	return s, nil
+}
+
+// foreignEntry returns the name of an entry of dir that is neither
+// experiment.json nor a temporary file of a run claiming the folder, or "".
+func foreignEntry(dir string) (string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return "", fmt.Errorf("lottery: %w", err)
+	}
+	for _, en := range entries {
+		if strings.HasPrefix(en.Name(), "."+experimentFile+".") || en.Name() == experimentFile {
+			continue
+		}
+		return en.Name(), nil
+	}
+	return "", nil
 }
 
 // sameExtent reports whether a and b run the same trials, levels and arms.

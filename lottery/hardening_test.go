@@ -1,0 +1,82 @@
+package lottery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// TestConcurrentClaim: runs of different experiments started into one new
+// folder at the same moment: exactly one gets the folder, every other is
+// refused with an error naming the other experiment, and the folder holds
+// one experiment. Runs of the same experiment (shards) share the folder.
+func TestConcurrentClaim(t *testing.T) {
+	const runners = 4
+	for round := range 15 {
+		dir := filepath.Join(t.TempDir(), "out")
+		var (
+			wg    sync.WaitGroup
+			start = make(chan struct{})
+			errs  = make([]error, runners)
+		)
+		for i := range runners {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				e := Experiment{Model: "mlp:4", Data: Data{Val: 50}, Train: Training{Iterations: 2, EvalEvery: 2, Batch: 8}, Seed: uint64(i), Workers: 1}
+				<-start
+				_, errs[i] = Run(context.Background(), dir, e, Options{})
+			}()
+		}
+		close(start)
+		wg.Wait()
+		ok := 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				ok++
+			case !strings.Contains(err.Error(), "describes another experiment") && !strings.Contains(err.Error(), "not an output folder"):
+				t.Errorf("round %d: refused with %v, want an error about another experiment", round, err)
+			}
+		}
+		if ok != 1 {
+			t.Fatalf("round %d: %d of %d concurrent runs of different experiments succeeded in one folder, want 1: %v", round, ok, runners, errs)
+		}
+		entries, _ := os.ReadDir(dir)
+		hashes := 0
+		for _, en := range entries {
+			if en.IsDir() {
+				hashes++
+			}
+		}
+		if hashes != 1 {
+			t.Fatalf("round %d: the folder holds %d experiments", round, hashes)
+		}
+	}
+
+	// The shards of one experiment start together into one folder: all run.
+	dir := filepath.Join(t.TempDir(), "shared")
+	e := Experiment{Model: "mlp:4", Data: Data{Val: 50}, Train: Training{Iterations: 2, EvalEvery: 2, Batch: 8}, Trials: 3, Workers: 1}
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	for i := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = Run(context.Background(), dir, e, Options{Shard: Shard{Index: i, Count: 3}})
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatalf("shards of one experiment in one folder: %v", err)
+	}
+	res, err := Load(dir)
+	if err != nil || len(res.Missing) != 0 || len(res.Rows) != 3 {
+		t.Fatalf("after the shards: %v, %d rows, missing %v", err, len(res.Rows), fmt.Sprint(res.Missing))
+	}
+}
