@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/shearsml/shears/train"
 )
 
 // TestConcurrentClaim: runs of different experiments started into one new
@@ -78,5 +80,43 @@ func TestConcurrentClaim(t *testing.T) {
 	res, err := Load(dir)
 	if err != nil || len(res.Missing) != 0 || len(res.Rows) != 3 {
 		t.Fatalf("after the shards: %v, %d rows, missing %v", err, len(res.Rows), fmt.Sprint(res.Missing))
+	}
+}
+
+// TestPruneToNothingRefused: an experiment whose pruning leaves no weight at
+// some level is refused before anything is trained, naming the level; one
+// that stops before is accepted.
+func TestPruneToNothingRefused(t *testing.T) {
+	e := Experiment{Model: "mlp:2", Data: Data{Val: 50}, Train: Training{Iterations: 2, EvalEvery: 2}, Prune: Pruning{Strategy: "global", Rate: 0.9}, Levels: 4}
+	dir := t.TempDir()
+	_, err := Run(context.Background(), dir, e, Options{})
+	if err == nil || !strings.Contains(err.Error(), "level 3 would prune every weight") {
+		t.Fatalf("global 0.9 over 4 levels of mlp:2 (148 weights: 15, 1, 0): %v", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("the refused run wrote %d entries", len(entries))
+	}
+	e.Levels = 2
+	if _, err := Run(context.Background(), dir, e, Options{}); err != nil {
+		t.Fatalf("2 levels (1 weight left): %v", err)
+	}
+	// Layerwise: every tensor reaches 0.
+	lw := Experiment{Model: "mlp:2", Data: Data{Val: 50}, Train: Training{Iterations: 2}, Prune: Pruning{Rate: 0.9, OutputRate: 0.9}, Levels: 6}
+	if _, err := Run(context.Background(), t.TempDir(), lw, Options{}); err == nil || !strings.Contains(err.Error(), "would prune every weight") {
+		t.Fatalf("layerwise 0.9 over 6 levels: %v", err)
+	}
+}
+
+// TestEmptyTestSetRefused: a user's data with an empty test set is refused
+// before training, not reported as accuracy 0.
+func TestEmptyTestSetRefused(t *testing.T) {
+	e := Experiment{Model: "mlp:2", Train: Training{Iterations: 2}}
+	data, err := train.Load("digits", 0, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data.Test, _ = data.Test.Subset(nil)
+	if _, err := Run(context.Background(), t.TempDir(), e, Options{Data: data}); err == nil || !strings.Contains(err.Error(), "test set") {
+		t.Fatalf("empty test set: %v", err)
 	}
 }

@@ -2,9 +2,11 @@ package lottery
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 
 	"github.com/shearsml/shears/prune"
+	"github.com/shearsml/shears/train"
 )
 
 // pruner returns the pruner that makes the ticket of training k (level ≥ 1)
@@ -59,6 +61,46 @@ func LayerRates(e Experiment, prunable []string) map[string]float64 {
 		}
 	}
 	return out
+}
+
+// checkRemaining refuses, before anything is trained, an experiment whose
+// pruning leaves no prunable weight at some level: with counts rounded half
+// to even as prune.Fraction does, the number of weights kept at each level
+// follows from the tensors' sizes and the rates alone (for the global
+// strategy the total does, whichever tensors lose them).
+func checkRemaining(m train.Model, prunable []string, e Experiment) error {
+	sizes := map[string]int{}
+	for _, p := range m.Params() {
+		n := 1
+		for _, d := range p.Shape {
+			n *= d
+		}
+		sizes[p.Name] = n
+	}
+	kept := make([]int, len(prunable))
+	for i, n := range prunable {
+		kept[i] = sizes[n]
+	}
+	rates := LayerRates(e, prunable)
+	for level := 1; level <= e.Levels; level++ {
+		total := 0
+		if rates == nil { // global
+			for _, k := range kept {
+				total += k
+			}
+			total -= int(math.RoundToEven(e.Prune.Rate * float64(total)))
+			kept = []int{total}
+		} else {
+			for i, n := range prunable {
+				kept[i] -= int(math.RoundToEven(rates[n] * float64(kept[i])))
+				total += kept[i]
+			}
+		}
+		if total == 0 {
+			return fmt.Errorf("lottery: level %d would prune every weight of model %q (%s pruning at rate %v): set levels to at most %d, or lower the rate", level, m.Name(), e.Prune.Strategy, e.Prune.Rate, level-1)
+		}
+	}
+	return nil
 }
 
 // randomMasks returns masks over params that prune, in each tensor, as many

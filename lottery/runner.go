@@ -161,6 +161,9 @@ func newRunner(dir string, exp Experiment, opts Options) (*runner, error) {
 	if r.model, r.prunable, err = configureModel(m, e); err != nil {
 		return nil, err
 	}
+	if err := checkRemaining(r.model, r.prunable, e); err != nil {
+		return nil, err
+	}
 	r.workers = e.Workers
 	if r.workers == 0 {
 		r.workers = runtime.GOMAXPROCS(0)
