@@ -10,23 +10,32 @@ import (
 
 	"github.com/shearsml/shears/internal/atomicfile"
 	"github.com/shearsml/shears/internal/envelope"
+	"github.com/shearsml/shears/prune"
 	"gorgonia.org/tensor"
 )
 
 // Snapshot is a deep copy of a trainer's state: the weights, the
-// optimizer's state tensors and the step counter. Restoring it (in memory,
-// or from a checkpoint file) continues training exactly as the original run
-// would have: the batches and the learning-rate schedule depend only on the
-// step and the Config.
+// optimizer's state tensors, the step counter and the masks in force.
+// Restoring it (in memory, or from a checkpoint file) continues training
+// exactly as the original run would have: the batches and the learning-rate
+// schedule depend only on the step and the Config, and the masks keep the
+// pruned weights at zero.
 type Snapshot struct {
 	Step      int
 	Weights   *Weights
 	Optimizer []*tensor.Dense // copies of OptimizerState.Tensors()
+	// Masks is a copy of the masks in force (Trainer.SetMasks), or nil for
+	// a trainer without masks and for checkpoint files of version 1,
+	// written before checkpoints carried masks.
+	Masks *prune.Masks
 }
 
 // Snapshot returns a deep copy of the trainer's state.
 func (t *Trainer) Snapshot() *Snapshot {
 	s := &Snapshot{Step: t.step, Weights: t.w.Clone()}
+	if t.masks != nil {
+		s.Masks = t.masks.Clone()
+	}
 	for _, o := range t.opt.Tensors() {
 		s.Optimizer = append(s.Optimizer, o.Clone().(*tensor.Dense))
 	}
@@ -35,9 +44,11 @@ func (t *Trainer) Snapshot() *Snapshot {
 
 // Restore puts the state of s back into the trainer, copying into the live
 // tensors: the weights (the same names, shapes and dtype), the optimizer's
-// state (the same optimizer kind) and the step. The trainer's masks stay in
-// force: weights they prune are zeroed after the copy. On error nothing is
-// changed.
+// state (the same optimizer kind) and the step. When s carries masks, a
+// copy of them is put in force (as SetMasks), replacing the trainer's; when
+// it carries none (a trainer without masks, or a version-1 checkpoint file),
+// the trainer's masks stay in force. Either way the weights the masks prune
+// are zeroed after the copy. On error nothing is changed.
 func (t *Trainer) Restore(s *Snapshot) error {
 	if s == nil {
 		return errors.New("train: Restore: nil Snapshot")
@@ -57,6 +68,13 @@ func (t *Trainer) Restore(s *Snapshot) error {
 	if s.Step < 0 {
 		return fmt.Errorf("train: Restore: negative step %d", s.Step)
 	}
+	var masks *prune.Masks
+	if s.Masks != nil {
+		masks = s.Masks.Clone()
+		if err := masks.Apply(t.w.Clone().Prunable()); err != nil { // a check on a copy: nothing changes on error
+			return fmt.Errorf("train: Restore: the snapshot's masks do not fit the weights: %w", err)
+		}
+	}
 	if err := t.w.CopyFrom(s.Weights); err != nil {
 		return fmt.Errorf("train: Restore: %w", err)
 	}
@@ -64,7 +82,11 @@ func (t *Trainer) Restore(s *Snapshot) error {
 		copy(rawBytes(live[i]), rawBytes(o))
 	}
 	t.step = s.Step
-	if t.masks != nil {
+	if masks != nil {
+		if err := t.SetMasks(masks); err != nil {
+			return fmt.Errorf("train: Restore: %w", err)
+		}
+	} else if t.masks != nil {
 		if err := t.masks.Apply(t.w.Prunable()); err != nil {
 			return fmt.Errorf("train: Restore: %w", err)
 		}
@@ -88,14 +110,16 @@ func (t *Trainer) LoadCheckpoint(path string) error {
 
 const (
 	checkpointMagic   = "SHRCKPT\x00"
-	checkpointVersion = 1
+	checkpointVersion = 2 // 2 adds the masks; version 1 files still load
 	checkpointWhat    = "train: checkpoint"
 )
 
-// WriteTo writes s as a checkpoint file: magic "SHRCKPT\x00", version 1,
-// the step, the weights (as in a weights file) and the optimizer tensors,
-// little-endian, with a CRC-32C checksum (internal/envelope). It implements
-// io.WriterTo.
+// WriteTo writes s as a checkpoint file: magic "SHRCKPT\x00", version 2,
+// the step, the weights (as in a weights file), the optimizer tensors and
+// the masks (a byte 0 for none, or 1 and a uint64 length followed by a mask
+// file as prune writes it), little-endian, with a CRC-32C checksum
+// (internal/envelope). Version 1, without the masks, is still read. It
+// implements io.WriterTo.
 func (s *Snapshot) WriteTo(w io.Writer) (int64, error) {
 	if s.Weights == nil {
 		return 0, errors.New("train: snapshot without weights")
@@ -125,6 +149,17 @@ func (s *Snapshot) WriteTo(w io.Writer) (int64, error) {
 		}
 		b = appendLE(b, t)
 	}
+	if s.Masks == nil {
+		b = append(b, 0)
+	} else {
+		mb, err := s.Masks.MarshalBinary()
+		if err != nil {
+			return 0, fmt.Errorf("train: snapshot masks: %w", err)
+		}
+		b = append(b, 1)
+		b = binary.LittleEndian.AppendUint64(b, uint64(len(mb)))
+		b = append(b, mb...)
+	}
 	return envelope.Write(w, checkpointMagic, checkpointVersion, b)
 }
 
@@ -132,7 +167,7 @@ func (s *Snapshot) WriteTo(w io.Writer) (int64, error) {
 // Trainer.SaveCheckpoint. It returns an error for a file of another kind, a
 // truncated or corrupted file, or an unsupported version.
 func ReadSnapshot(r io.Reader) (*Snapshot, error) {
-	_, payload, err := envelope.Read(r, checkpointMagic, checkpointWhat, checkpointVersion, maxFileBytes)
+	version, payload, err := envelope.Read(r, checkpointMagic, checkpointWhat, checkpointVersion, maxFileBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -187,6 +222,29 @@ func ReadSnapshot(r io.Reader) (*Snapshot, error) {
 		copy(rawBytes(t), raw)
 		fromLE(t)
 		s.Optimizer = append(s.Optimizer, t)
+	}
+	if version >= 2 && d.err == nil {
+		switch flag := d.u8("masks flag"); {
+		case d.err != nil:
+		case flag == 1:
+			n := d.u64("masks length")
+			if d.err == nil && n > uint64(len(d.b)) {
+				d.fail("masks of %d bytes cannot fit in %d", n, len(d.b))
+				break
+			}
+			raw := d.take(int(n), "masks")
+			if d.err != nil {
+				break
+			}
+			ms := new(prune.Masks)
+			if err := ms.UnmarshalBinary(raw); err != nil {
+				d.fail("masks: %v", err)
+				break
+			}
+			s.Masks = ms
+		case flag != 0:
+			d.fail("unknown masks flag %d", flag)
+		}
 	}
 	if d.err == nil && len(d.b) != 0 {
 		d.fail("%d bytes after the last optimizer tensor", len(d.b))

@@ -7,10 +7,12 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/shearsml/shears/internal/envelope"
+	"github.com/shearsml/shears/prune"
 	"gorgonia.org/tensor"
 )
 
@@ -169,4 +171,82 @@ func (m initOverride) Params() []ParamSpec {
 		ps[i].Init = m.init
 	}
 	return ps
+}
+
+// TestCheckpointCarriesMasks: a trainer restored from a checkpoint, without
+// SetMasks, keeps the masks of the trainer that saved it: after 200 more
+// steps the pruned weights are still exactly 0. A version-1 checkpoint (no
+// masks) still loads.
+func TestCheckpointCarriesMasks(t *testing.T) {
+	data := digitsSplits(t)
+	m := lenet(t, data.Train.Shape)
+	cfg := Config{Iterations: 220, Seed: 3}
+	a := newTestTrainer(t, m, tensor.Float32, 1, cfg)
+	ms := prune.NewMasks(a.Weights().Prunable())
+	if err := (prune.Global{Scorer: prune.L1{}, Amount: prune.Fraction(0.9)}).Prune(ms, a.Weights().Prunable()); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.SetMasks(ms); err != nil {
+		t.Fatal(err)
+	}
+	a.SetStep(20)
+	path := filepath.Join(t.TempDir(), "ckpt")
+	if err := a.SaveCheckpoint(path); err != nil {
+		t.Fatal(err)
+	}
+	b := newTestTrainer(t, m, tensor.Float32, 2, cfg) // no SetMasks
+	if err := b.LoadCheckpoint(path); err != nil {
+		t.Fatal(err)
+	}
+	if b.Masks() == nil || !b.Masks().Equal(ms) {
+		t.Fatal("the restored trainer has not the saved masks")
+	}
+	if _, err := b.Fit(context.Background(), data); err != nil {
+		t.Fatal(err)
+	}
+	if b.Step() != 220 {
+		t.Fatalf("step %d", b.Step())
+	}
+	for i, p := range b.Weights().Prunable() {
+		mk := ms.At(i)
+		vals := p.Value.Float32s()
+		for j, v := range vals {
+			if !mk.Keeps(j) && v != 0 {
+				t.Fatalf("%s[%d] = %v after 200 steps, but the checkpoint's masks prune it", p.Name, j, v)
+			}
+		}
+	}
+	// Changing the masks a snapshot was taken with does not change it.
+	s := a.Snapshot()
+	keep0 := ms.At(0).Keeps(0)
+	ms.At(0).Set(0, !keep0)
+	if s.Masks.At(0).Keeps(0) != keep0 {
+		t.Error("the snapshot shares its masks with the trainer")
+	}
+
+	// A version-1 file: the same payload without the masks.
+	plain := newTestTrainer(t, m, tensor.Float32, 4, cfg)
+	var buf bytes.Buffer
+	if _, err := plain.Snapshot().WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	_, payload, err := envelope.Decode(buf.Bytes(), checkpointMagic, "test", checkpointVersion)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1 := envelope.Encode(checkpointMagic, 1, payload[:len(payload)-1]) // drop the "no masks" byte
+	old, err := ReadSnapshot(bytes.NewReader(v1))
+	if err != nil {
+		t.Fatalf("version-1 checkpoint: %v", err)
+	}
+	if old.Masks != nil || !old.Weights.Equal(plain.Weights()) {
+		t.Error("version-1 checkpoint read wrong")
+	}
+	// Restoring a maskless snapshot keeps the trainer's masks in force.
+	if err := b.Restore(old); err != nil {
+		t.Fatal(err)
+	}
+	if b.Masks() == nil {
+		t.Error("restoring a snapshot without masks removed the trainer's")
+	}
 }
