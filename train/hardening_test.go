@@ -250,3 +250,80 @@ func TestCheckpointCarriesMasks(t *testing.T) {
 		t.Error("restoring a snapshot without masks removed the trainer's")
 	}
 }
+
+// TestFitTwice: a second Fit with nothing left to do is an error matching
+// ErrNoSteps, not 0 silent steps; SetIterations continues the training with
+// the optimizer's state kept, bit-identical to one uninterrupted Fit;
+// SetLearningRate and SetSchedule take effect on the continued steps.
+func TestFitTwice(t *testing.T) {
+	data := digitsSplits(t)
+	m := lenet(t, data.Train.Shape)
+	cfg := Config{Iterations: 30, Seed: 5, EvalEvery: 10}
+	a := newTestTrainer(t, m, tensor.Float32, 1, cfg)
+	if _, err := a.Fit(context.Background(), data); err != nil {
+		t.Fatal(err)
+	}
+	before := a.Weights().Clone()
+	if _, err := a.Fit(context.Background(), data); !errors.Is(err, ErrNoSteps) || !strings.Contains(err.Error(), "SetIterations") {
+		t.Fatalf("second Fit: %v, want ErrNoSteps naming SetIterations", err)
+	}
+	if !a.Weights().Equal(before) || a.Step() != 30 {
+		t.Fatal("the refused Fit changed the trainer")
+	}
+	if err := a.SetIterations(0); err == nil {
+		t.Error("SetIterations(0) accepted")
+	}
+	if err := a.SetIterations(a.Step() + 30); err != nil {
+		t.Fatal(err)
+	}
+	res, err := a.Fit(context.Background(), data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Steps != 30 || a.Step() != 60 || res.Evals[0].Iteration != 40 {
+		t.Fatalf("continued Fit: %d steps to step %d, first eval at %d", res.Steps, a.Step(), res.Evals[0].Iteration)
+	}
+	whole := newTestTrainer(t, m, tensor.Float32, 1, Config{Iterations: 60, Seed: 5, EvalEvery: 10})
+	if _, err := whole.Fit(context.Background(), data); err != nil {
+		t.Fatal(err)
+	}
+	if !a.Weights().Equal(whole.Weights()) {
+		t.Error("30 + 30 steps differ from 60: the optimizer state was not kept")
+	}
+	// A new learning rate: 0 freezes the weights from now on.
+	if err := a.SetLearningRate(math.NaN()); !errors.Is(err, ErrNonFinite) {
+		t.Errorf("SetLearningRate(NaN): %v", err)
+	}
+	if err := a.SetLearningRate(0); err != nil {
+		t.Fatal(err)
+	}
+	frozen := a.Weights().Clone()
+	a.SetIterations(70)
+	if _, err := a.Fit(context.Background(), data); err != nil {
+		t.Fatal(err)
+	}
+	if !a.Weights().Equal(frozen) {
+		t.Error("learning rate 0 still changed the weights")
+	}
+	a.SetLearningRate(1e-3)
+	a.SetSchedule(zeroRate{}) // the schedule wins: still frozen
+	a.SetIterations(80)
+	if _, err := a.Fit(context.Background(), data); err != nil {
+		t.Fatal(err)
+	}
+	if !a.Weights().Equal(frozen) {
+		t.Error("SetSchedule(zeroRate) did not take effect")
+	}
+	a.SetSchedule(nil) // constant 1e-3: the weights move again
+	a.SetIterations(90)
+	if _, err := a.Fit(context.Background(), data); err != nil {
+		t.Fatal(err)
+	}
+	if a.Weights().Equal(frozen) {
+		t.Error("SetLearningRate(1e-3) with a constant schedule left the weights unchanged")
+	}
+}
+
+type zeroRate struct{}
+
+func (zeroRate) Rate(base float64, step int) float64 { return 0 }

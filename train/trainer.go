@@ -115,6 +115,11 @@ func nonFinitef(format string, args ...any) error {
 	return &nonFiniteError{msg: fmt.Sprintf(format, args...)}
 }
 
+// ErrNoSteps is matched by the error of Fit on a trainer that has already
+// done every configured iteration (a second Fit with the same Config, or a
+// checkpoint restored at its last step). See Trainer.SetIterations.
+var ErrNoSteps = errors.New("train: Fit has no steps left to take")
+
 // ErrStop may be returned by a hook to end Fit early, without an error: Fit
 // evaluates (unless it just did) and returns its Result.
 var ErrStop = errors.New("train: stop requested")
@@ -305,6 +310,47 @@ func (t *Trainer) addHook(h hook) {
 	t.hooks = append(t.hooks, h)
 }
 
+// SetIterations sets the total number of optimizer steps, counted from
+// step 0, that Fit trains up to (Config.Iterations): to continue a finished
+// training on the same trainer, keeping its weights, masks and optimizer
+// state, call SetIterations(Step() + more) and Fit again. n must be at
+// least 1.
+func (t *Trainer) SetIterations(n int) error {
+	if n < 1 {
+		return fmt.Errorf("train: SetIterations(%d): want at least 1", n)
+	}
+	t.cfg.Iterations = n
+	return nil
+}
+
+// SetLearningRate sets the base learning rate that the schedule scales from
+// the next step on (the optimizer's own LR at NewTrainer). The optimizer's
+// state is kept.
+func (t *Trainer) SetLearningRate(lr float64) error {
+	if math.IsNaN(lr) || math.IsInf(lr, 0) {
+		return nonFinitef("train: SetLearningRate(%v): not a finite number", lr)
+	}
+	if lr < 0 {
+		return fmt.Errorf("train: SetLearningRate(%v): negative", lr)
+	}
+	t.base = lr
+	return nil
+}
+
+// LearningRate returns the base learning rate (see SetLearningRate).
+func (t *Trainer) LearningRate() float64 { return t.base }
+
+// SetSchedule replaces the learning-rate schedule from the next step on;
+// nil means Constant. Schedules see the absolute step (Step()), so a
+// schedule for a continued training should count from there (e.g.
+// Warmup is relative to step 0).
+func (t *Trainer) SetSchedule(s LRSchedule) {
+	if s == nil {
+		s = Constant{}
+	}
+	t.sched, t.cfg.Schedule = s, s
+}
+
 // Step returns the number of optimizer steps done.
 func (t *Trainer) Step() int { return t.step }
 
@@ -352,6 +398,15 @@ func (t *Trainer) stepsPerEpoch(n int) int { return (n + t.cfg.Batch - 1) / t.cf
 // and returns the Result so far with ctx's error, wrapped, when it is done.
 // A NaN or infinite loss stops Fit with a *NonFiniteLossError (see
 // ErrNonFinite).
+//
+// The iterations count from step 0, so that a trainer restored from a
+// checkpoint (or set to a rewind point with SetStep) finishes the same
+// schedule. Fit on a trainer that has done them all returns ErrNoSteps
+// rather than train 0 steps: to train on, raise the total with
+// SetIterations (tr.SetIterations(tr.Step() + 1000)), and, if wanted, set a
+// new learning rate or schedule with SetLearningRate and SetSchedule; the
+// weights, the masks and the optimizer's state (Adam's moments, momentum)
+// carry over, and the schedule sees the step count going on.
 func (t *Trainer) Fit(ctx context.Context, data Splits) (*Result, error) {
 	if t.closed {
 		return nil, errors.New("train: Fit on a closed Trainer")
@@ -368,13 +423,16 @@ func (t *Trainer) Fit(ctx context.Context, data Splits) (*Result, error) {
 	if err := checkBatch("evaluation batch", t.cfg.EvalBatch, data.Train); err != nil {
 		return nil, err
 	}
+	n := data.Train.Len()
+	total := t.iterations(n)
+	if t.step >= total {
+		return nil, fmt.Errorf("%w: the trainer is at step %d and its Config asks for %d iterations in all; call SetIterations with a larger total (e.g. Step()+1000) to train on", ErrNoSteps, t.step, total)
+	}
 	if err := t.ensureTrainGraph(data.Train); err != nil {
 		return nil, err
 	}
 	start := time.Now()
 	res := &Result{}
-	n := data.Train.Len()
-	total := t.iterations(n)
 	every := t.cfg.EvalEvery
 	if every == 0 {
 		every = t.stepsPerEpoch(n)
