@@ -206,8 +206,11 @@ type Pruning struct {
 	// marks prunable (its weights, not its biases).
 	Params []string `json:"params,omitempty"`
 	// Scorer ranks the weights: "l1" (magnitude, the default), "l2" (the
-	// same ranking for single weights), or "random" (seeded per trial and
-	// level: random pruning as a strategy).
+	// same ranking for single weights), "random" (seeded per trial and
+	// level: random pruning as a strategy), or "taylor" (|w·g|, first-order
+	// Taylor, Molchanov et al. 2019: g is the gradient of the training loss
+	// at the trained weights, averaged over TaylorBatches batches drawn
+	// from a seeded stream of the trial and level).
 	Scorer string `json:"scorer,omitempty"`
 }
 
@@ -414,9 +417,9 @@ func (e Experiment) Validate() error {
 		seen[n] = true
 	}
 	switch p.Scorer {
-	case "l1", "l2", "random":
+	case "l1", "l2", "random", "taylor":
 	default:
-		return fmt.Errorf("lottery: prune.scorer %q is not l1, l2 or random", p.Scorer)
+		return fmt.Errorf("lottery: prune.scorer %q is not l1, l2, random or taylor", p.Scorer)
 	}
 	r := d.Rewind
 	switch r.To {

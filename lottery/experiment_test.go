@@ -181,7 +181,7 @@ func TestValidate(t *testing.T) {
 		{Experiment{Prune: Pruning{Strategy: "global", Rates: map[string]float64{"a": 0.1}}}, "global strategy"},
 		{Experiment{Prune: Pruning{Strategy: "structured"}}, "strategy"},
 		{Experiment{Prune: Pruning{Params: []string{"a", "a"}}}, "twice"},
-		{Experiment{Prune: Pruning{Scorer: "taylor"}}, "scorer"},
+		{Experiment{Prune: Pruning{Scorer: "snip"}}, "scorer"},
 		{Experiment{Rewind: Rewind{To: "start"}}, "rewind.to"},
 		{Experiment{Rewind: Rewind{Iteration: 5}}, "rewind.iteration is set"},
 		{Experiment{Rewind: Rewind{To: RewindIteration}}, "rewind.iteration 0"},

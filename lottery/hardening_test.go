@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/shearsml/shears/prune"
 	"github.com/shearsml/shears/train"
 )
 
@@ -118,5 +119,44 @@ func TestEmptyTestSetRefused(t *testing.T) {
 	data.Test, _ = data.Test.Subset(nil)
 	if _, err := Run(context.Background(), t.TempDir(), e, Options{Data: data}); err == nil || !strings.Contains(err.Error(), "test set") {
 		t.Fatalf("empty test set: %v", err)
+	}
+}
+
+// TestTaylorScorer: "taylor" runs through the lottery, resumes to the same
+// numbers, and prunes other weights than "l1".
+func TestTaylorScorer(t *testing.T) {
+	e := Experiment{Model: "mlp:16", Data: Data{Val: 100}, Train: Training{Iterations: 30, EvalEvery: 15, Batch: 32}, Prune: Pruning{Scorer: "taylor"}, Levels: 2, Workers: 1}
+	dir := t.TempDir()
+	res, err := Run(context.Background(), dir, e, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Rows) != 3 {
+		t.Fatalf("%d rows", len(res.Rows))
+	}
+	again := t.TempDir()
+	if _, err := Run(context.Background(), again, e, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	sameRun(t, dir, again)
+	l1 := e
+	l1.Prune.Scorer = ""
+	l1Dir := t.TempDir()
+	if _, err := Run(context.Background(), l1Dir, l1, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := prune.LoadMasks(filepath.Join(dir, e.Hash(), "trial-0", "level-1", "ticket", "masks.shm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := prune.LoadMasks(filepath.Join(l1Dir, l1.Hash(), "trial-0", "level-1", "ticket", "masks.shm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Equal(b) {
+		t.Error("taylor and l1 chose the same weights")
+	}
+	if a.Kept() != b.Kept() {
+		t.Errorf("taylor kept %d, l1 %d: the counts must agree", a.Kept(), b.Kept())
 	}
 }

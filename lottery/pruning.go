@@ -19,6 +19,8 @@ func (r *runner) pruner(k Key) prune.Pruner {
 		scorer = prune.Random{Rand: newRand(r.exp.Seed, purposeScorer, k.Trial, k.Level, "")}
 	case "l2":
 		scorer = prune.L2{}
+	case "taylor":
+		scorer = prune.Taylor{}
 	default:
 		scorer = prune.L1{}
 	}
@@ -61,6 +63,32 @@ func LayerRates(e Experiment, prunable []string) map[string]float64 {
 		}
 	}
 	return out
+}
+
+// TaylorBatches is the number of training batches (of Train.Batch examples)
+// over which the "taylor" scorer averages the gradient of the loss.
+const TaylorBatches = 10
+
+// gradients returns the prunable tensors of w (trained weights with masks
+// ms) with the gradient of the training loss averaged over TaylorBatches
+// batches, drawn from the scorer's stream of training k.
+func (r *runner) gradients(k Key, w *train.Weights, ms *prune.Masks) ([]prune.Param, error) {
+	cfg := r.config(k, false)
+	cfg.Seed = seedOf(r.exp.Seed, purposeScorer, k.Trial, k.Level, "")
+	cfg.Progress = nil
+	tr, err := train.NewTrainer(r.model, w, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("lottery: %s: taylor scores: %w", k, err)
+	}
+	defer tr.Close()
+	if err := tr.SetMasks(ms); err != nil {
+		return nil, fmt.Errorf("lottery: %s: taylor scores: %w", k, err)
+	}
+	params, err := tr.Gradients(r.data.Train, TaylorBatches)
+	if err != nil {
+		return nil, fmt.Errorf("lottery: %s: taylor scores: %w", k, err)
+	}
+	return params, nil
 }
 
 // checkRemaining refuses, before anything is trained, an experiment whose

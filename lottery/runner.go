@@ -451,6 +451,11 @@ func (r *runner) plan(k Key) (plan, error) {
 		}
 		ticketMasks = prevMasks.Clone()
 		params := prevWeights.Prunable()
+		if r.exp.Prune.Scorer == "taylor" {
+			if params, err = r.gradients(k, prevWeights, prevMasks); err != nil {
+				return plan{}, err
+			}
+		}
 		if err := r.pruner(k).Prune(ticketMasks, params); err != nil {
 			return plan{}, fmt.Errorf("lottery: %s: pruning the weights of %s: %w", k, prev, err)
 		}

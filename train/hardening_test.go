@@ -327,3 +327,68 @@ func TestFitTwice(t *testing.T) {
 type zeroRate struct{}
 
 func (zeroRate) Rate(base float64, step int) float64 { return 0 }
+
+// TestGradients: Trainer.Gradients returns the gradient the next step
+// would use (checked against one SGD step of rate 1: w' = w - g), leaves
+// the trainer unchanged, zeroes pruned weights' gradients, and feeds
+// prune.Taylor.
+func TestGradients(t *testing.T) {
+	data := digitsSplits(t)
+	m := lenet(t, data.Train.Shape)
+	cfg := Config{Iterations: 1, Seed: 4, Optimizer: SGD{LR: 1}, Batch: 32}
+	tr := newTestTrainer(t, m, tensor.Float64, 3, cfg)
+	before := tr.Weights().Clone()
+	params, err := tr.Gradients(data.Train, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.Step() != 0 || !tr.Weights().Equal(before) {
+		t.Fatal("Gradients changed the step or the weights")
+	}
+	if _, err := tr.Fit(context.Background(), data); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range params {
+		w0, w1, g := before.Tensor(p.Name).Float64s(), tr.Weights().Tensor(p.Name).Float64s(), p.Grad.Float64s()
+		for j := range g {
+			if d := w0[j] - w1[j]; math.Abs(d-g[j]) > 1e-12*(1+math.Abs(g[j])) {
+				t.Fatalf("%s[%d]: Gradients gave %v, the step used %v", p.Name, j, g[j], d)
+			}
+		}
+	}
+
+	// Masks zero the pruned gradients; Taylor prunes with them.
+	tr2 := newTestTrainer(t, m, tensor.Float32, 3, Config{Seed: 4})
+	ms := prune.NewMasks(tr2.Weights().Prunable())
+	if err := (prune.Global{Scorer: prune.L1{}, Amount: prune.Fraction(0.5)}).Prune(ms, tr2.Weights().Prunable()); err != nil {
+		t.Fatal(err)
+	}
+	tr2.SetMasks(ms)
+	params, err = tr2.Gradients(data.Train, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nonzero := 0
+	for i, p := range params {
+		for j, g := range p.Grad.Float32s() {
+			if !ms.At(i).Keeps(j) && g != 0 {
+				t.Fatalf("%s[%d]: pruned weight has gradient %v", p.Name, j, g)
+			}
+			if g != 0 {
+				nonzero++
+			}
+		}
+	}
+	if nonzero == 0 {
+		t.Fatal("every gradient is 0")
+	}
+	if err := (prune.Global{Scorer: prune.Taylor{}, Amount: prune.Fraction(0.2)}).Prune(ms, params); err != nil {
+		t.Fatalf("Taylor through Gradients: %v", err)
+	}
+	if got := ms.Remaining(); math.Abs(got-0.4) > 0.001 {
+		t.Errorf("after Taylor 20%%: %.4f remaining, want 0.4", got)
+	}
+	if _, err := tr2.Gradients(data.Train, 0); err == nil {
+		t.Error("0 batches accepted")
+	}
+}

@@ -714,3 +714,98 @@ func (t *Trainer) evaluateSplits(data Splits) (Eval, error) {
 	}
 	return e, nil
 }
+
+// Gradients returns the prunable tensors as prune.Params (Value shared with
+// the live weights, as Weights.Prunable) with Grad set to the gradient of
+// the mean training loss, averaged over batches consecutive batches of d
+// from the trainer's example stream at Step() (the batches the next steps
+// would train on; Config.Batch examples each). Gradients of weights the
+// masks prune are 0. It changes neither the weights, the step nor the
+// optimizer's state: it is how a gradient-based scorer (prune.Taylor) gets
+// its gradients,
+//
+//	params, err := tr.Gradients(data.Train, 10)
+//	err = prune.Global{Scorer: prune.Taylor{}, Amount: prune.Fraction(0.2)}.Prune(masks, params)
+//
+// The Grad tensors are new, owned by the caller.
+func (t *Trainer) Gradients(d *Dataset, batches int) ([]prune.Param, error) {
+	if t.closed {
+		return nil, errors.New("train: Gradients on a closed Trainer")
+	}
+	if d == nil {
+		return nil, errors.New("train: Gradients: nil Dataset")
+	}
+	if batches < 1 {
+		return nil, fmt.Errorf("train: Gradients: %d batches, want at least 1", batches)
+	}
+	if err := d.Validate(); err != nil {
+		return nil, err
+	}
+	if d.Len() == 0 {
+		return nil, fmt.Errorf("train: Gradients: data set %q is empty", d.Name)
+	}
+	if err := checkBatch("batch", t.cfg.Batch, d); err != nil {
+		return nil, err
+	}
+	if err := t.ensureTrainGraph(d); err != nil {
+		return nil, err
+	}
+	pr := t.w.Prunable()
+	sums := make([][]float64, len(pr))
+	for i, p := range pr {
+		sums[i] = make([]float64, p.Value.Shape().TotalSize())
+	}
+	tg := t.tg
+	step := t.step
+	defer func() { t.step = step }()
+	for b := range batches {
+		t.step = step + b
+		t.fillBatch(d, tg)
+		err := tg.vm.RunAll()
+		tg.vm.Reset()
+		if err != nil {
+			return nil, fmt.Errorf("train: Gradients: batch %d: %w", b, err)
+		}
+		if loss, err := scalar(tg.loss.Value()); err != nil {
+			return nil, fmt.Errorf("train: Gradients: loss: %w", err)
+		} else if math.IsNaN(loss) || math.IsInf(loss, 0) {
+			return nil, &NonFiniteLossError{Step: t.step, Loss: loss}
+		}
+		for i, p := range pr {
+			g, ok := tg.grads[t.w.index[p.Name]].Value().(*tensor.Dense)
+			if !ok || g == nil || g.Dtype() != t.w.dtype || g.RequiresIterator() {
+				return nil, fmt.Errorf("train: Gradients: gradient of %q is not a contiguous %v tensor", p.Name, t.w.dtype)
+			}
+			if g.Dtype() == tensor.Float32 {
+				for j, v := range floats[float32](g) {
+					sums[i][j] += float64(v)
+				}
+			} else {
+				for j, v := range floats[float64](g) {
+					sums[i][j] += v
+				}
+			}
+		}
+	}
+	for i := range pr {
+		g := tensor.New(tensor.Of(t.w.dtype), tensor.WithShape(pr[i].Value.Shape().Clone()...))
+		if t.w.dtype == tensor.Float32 {
+			out := g.Float32s()
+			for j, v := range sums[i] {
+				out[j] = float32(v / float64(batches))
+			}
+		} else {
+			out := g.Float64s()
+			for j, v := range sums[i] {
+				out[j] = v / float64(batches)
+			}
+		}
+		pr[i].Grad = g
+	}
+	if t.masks != nil {
+		if err := t.masks.ApplyGrad(pr); err != nil {
+			return nil, fmt.Errorf("train: Gradients: %w", err)
+		}
+	}
+	return pr, nil
+}
