@@ -185,3 +185,30 @@ func ExampleNM() {
 	// 1 1
 	// sparsity 0.50
 }
+
+// Pruning a subset of layers: the masks cover every layer (as a Trainer
+// needs them), the pruner is given only the Params to prune.
+func ExamplePruner_subset() {
+	w1 := tensor.New(tensor.WithShape(1, 4), tensor.WithBacking([]float32{0.1, 0.2, 0.3, 0.4}))
+	w2 := tensor.New(tensor.WithShape(1, 4), tensor.WithBacking([]float32{0.5, 0.6, 0.7, 0.8}))
+	w3 := tensor.New(tensor.WithShape(1, 4), tensor.WithBacking([]float32{0.9, 0.01, 0.02, 0.03}))
+	all := []prune.Param{{Name: "w1", Value: w1}, {Name: "w2", Value: w2}, {Name: "w3", Value: w3}}
+	masks := prune.NewMasks(all)
+
+	// Half of the weights of w1 and w3 together, ranked globally; w2 untouched.
+	subset := []prune.Param{all[2], all[0]}
+	if err := (prune.Global{Scorer: prune.L1{}, Amount: prune.Fraction(0.5)}).Prune(masks, subset); err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, name := range masks.Names() {
+		printMask(masks.Mask(name))
+	}
+	// Output:
+	// w1:
+	// 0 1 1 1
+	// w2:
+	// 1 1 1 1
+	// w3:
+	// 1 0 0 0
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/bits"
 	"slices"
+	"strings"
 
 	"gorgonia.org/tensor"
 )
@@ -271,6 +272,41 @@ func (ms *Masks) SubsetOf(o *Masks) bool {
 		}
 	}
 	return true
+}
+
+// forParams returns the masks of params: ms itself when it has one mask per
+// Param in order (see check), or else a view of the masks named like the
+// Params, in Params order, sharing ms's *Mask values (pruning through the
+// view prunes ms). That is how every pruner takes a subset of the Params of
+// a full Masks. A Param with no mask of its name, a Param named twice, or a
+// size that differs is an error.
+func (ms *Masks) forParams(params []Param, needGrad bool) (*Masks, error) {
+	if ms == nil {
+		return nil, fmt.Errorf("prune: nil Masks")
+	}
+	exact := len(ms.masks) == len(params)
+	for i := 0; exact && i < len(params); i++ {
+		exact = ms.masks[i].name == params[i].Name
+	}
+	if exact {
+		return ms, ms.check(params, needGrad)
+	}
+	if err := validateParams(params, needGrad); err != nil {
+		return nil, err
+	}
+	sub := &Masks{masks: make([]*Mask, len(params)), index: make(map[string]int, len(params))}
+	for i, p := range params {
+		m := ms.Mask(p.Name)
+		if m == nil {
+			return nil, fmt.Errorf("prune: param %q has no mask of that name (the masks are %s)", p.Name, strings.Join(ms.Names(), ", "))
+		}
+		if m.n != p.Size() {
+			return nil, fmt.Errorf("prune: param %q has %d elements but its mask has %d", p.Name, p.Size(), m.n)
+		}
+		sub.masks[i] = m
+		sub.index[p.Name] = i
+	}
+	return sub, nil
 }
 
 // check returns an error unless ms has one mask per Param, with the same name

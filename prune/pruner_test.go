@@ -842,8 +842,8 @@ func TestErrorsNameTheParamAndChangeNothing(t *testing.T) {
 			ms, _ := NewMasksOf(m0, m1)
 			return ms
 		}, Unstructured{Amount: Count(1)}, `"p1"`},
-		{"mask count", base, func(ps []Param) *Masks { return NewMasks(ps[:1]) }, Global{Amount: Count(1)}, "1 masks for 2 params"},
-		{"mask order", base, func(ps []Param) *Masks { return NewMasks([]Param{ps[1], ps[0]}) }, NM{N: 1, M: 2}, `"p0"`},
+		{"mask missing", base, func(ps []Param) *Masks { return NewMasks(ps[:1]) }, Global{Amount: Count(1)}, `param "p1" has no mask of that name`},
+		{"mask missing nm", base, func(ps []Param) *Masks { return NewMasks(ps[1:]) }, NM{N: 1, M: 2}, `"p0"`},
 		{"dim out of range", base, nil, Structured{Dim: 1, Amount: Count(1)}, `"p1": Dim 1 is out of range`},
 		{"negative dim", base, nil, Structured{Dim: -1, Amount: Count(1)}, `"p0": Dim -1`},
 		{"nm dim out of range", base, nil, NM{N: 1, M: 2, Dim: 1}, `"p1": Dim 1`},
@@ -1021,4 +1021,55 @@ func FuzzGlobalMatchesReference(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestPruneSubset: every pruner takes a subset of the Params of a full
+// Masks, matched by name in any order: only those masks change, and amounts
+// count over the subset.
+func TestPruneSubset(t *testing.T) {
+	mk := func() []Param {
+		rng := rand.New(rand.NewPCG(1, 2))
+		var ps []Param
+		for _, n := range []string{"a", "b", "c"} {
+			v := make([]float32, 4*8)
+			for i := range v {
+				v[i] = float32(rng.NormFloat64())
+			}
+			ps = append(ps, Param{Name: n, Value: tensor.New(tensor.WithShape(4, 8), tensor.WithBacking(v))})
+		}
+		return ps
+	}
+	for _, tc := range []struct {
+		name string
+		pr   Pruner
+		kept int // of the 64 weights of c and a
+	}{
+		{"Unstructured", Unstructured{Amount: Fraction(0.25)}, 48},
+		{"Global", Global{Amount: Fraction(0.25)}, 48},
+		{"Layerwise", Layerwise{Default: Fraction(0.5)}, 32},
+		{"Structured", Structured{Dim: 1, Amount: Count(2)}, 48},
+		{"NM", NM{N: 2, M: 4}, 32},
+	} {
+		ps := mk()
+		ms := NewMasks(ps)
+		subset := []Param{ps[2], ps[0]} // c, a: out of order
+		if err := tc.pr.Prune(ms, subset); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got := ms.Mask("a").Kept() + ms.Mask("c").Kept(); got != tc.kept {
+			t.Errorf("%s: a and c keep %d, want %d", tc.name, got, tc.kept)
+		}
+		if ms.Mask("b").Kept() != 32 {
+			t.Errorf("%s: b, not in the subset, keeps %d of 32", tc.name, ms.Mask("b").Kept())
+		}
+		// The same as pruning masks of the subset alone.
+		alone := NewMasks([]Param{ps[2], ps[0]})
+		ps2 := mk()
+		if err := tc.pr.Prune(alone, []Param{ps2[2], ps2[0]}); err != nil {
+			t.Fatal(err)
+		}
+		if !alone.Mask("a").Equal(ms.Mask("a")) || !alone.Mask("c").Equal(ms.Mask("c")) {
+			t.Errorf("%s: pruning a subset of full masks differs from pruning masks of the subset", tc.name)
+		}
+	}
 }

@@ -63,7 +63,8 @@ func (s Structured) Prune(ms *Masks, params []Param) error {
 	}
 	scorer := orL1(s.Scorer)
 	kind := classify(scorer)
-	if err := ms.check(params, false); err != nil {
+	ms, err := ms.forParams(params, false)
+	if err != nil {
 		return err
 	}
 	type plan struct {
@@ -131,7 +132,8 @@ func (nm NM) Prune(ms *Masks, params []Param) error {
 	}
 	scorer := orL1(nm.Scorer)
 	kind := classify(scorer)
-	if err := ms.check(params, false); err != nil {
+	ms, err := ms.forParams(params, false)
+	if err != nil {
 		return err
 	}
 	geoms := make([]dimSplitT, len(params))

@@ -77,7 +77,8 @@ func (u Unstructured) Prune(ms *Masks, params []Param) error {
 
 // Prune implements Pruner.
 func (l Layerwise) Prune(ms *Masks, params []Param) error {
-	if err := ms.check(params, false); err != nil {
+	ms, err := ms.forParams(params, false)
+	if err != nil {
 		return err
 	}
 	names := make([]string, 0, len(l.Amounts))
@@ -108,7 +109,8 @@ func (g Global) Prune(ms *Masks, params []Param) error {
 	}
 	scorer := orL1(g.Scorer)
 	kind := classify(scorer)
-	if err := ms.check(params, kind == kindTaylor); err != nil {
+	ms, err := ms.forParams(params, kind == kindTaylor)
+	if err != nil {
 		return err
 	}
 	k, err := toPrune(g.Amount, "Global (all params)", ms.Kept(), ms.Total())
@@ -128,7 +130,8 @@ func (g Global) Prune(ms *Masks, params []Param) error {
 func pruneEach(ms *Masks, params []Param, scorer Scorer, amounts []Amount) error {
 	scorer = orL1(scorer)
 	kind := classify(scorer)
-	if err := ms.check(params, false); err != nil {
+	ms, err := ms.forParams(params, false)
+	if err != nil {
 		return err
 	}
 	var plans []writer
