@@ -126,6 +126,13 @@ type Experiment struct {
 	// data order, controls and random scores derive from (Seed, t, level,
 	// arm). The default is 0.
 	Seed uint64 `json:"seed,omitempty"`
+	// Graph is the fingerprint (train.Fingerprint) of the graph of a
+	// user's model (Options.Model): Run fills it in from the model and
+	// refuses a description whose Graph differs, so that results of a
+	// model whose Forward changed are never reused, even under the same
+	// label. It stays empty for the built-in models, whose names pin their
+	// graphs (their hashes are those of earlier versions).
+	Graph string `json:"graph,omitempty"`
 
 	// Levels is the number of pruning levels after level 0 (the dense
 	// network): levels 0 to Levels are run. 0 runs level 0 alone.
@@ -343,6 +350,9 @@ func (e Experiment) Validate() error {
 	if err := checkModelName(d.Model); err != nil {
 		return err
 	}
+	if d.Graph != "" && !isCustom(d.Model) {
+		return fmt.Errorf("lottery: graph is set but model %q is built in (graph fingerprints a user's model)", d.Model)
+	}
 	switch d.Init {
 	case "", "glorot_normal", "glorot_uniform", "kaiming_normal":
 	default:
@@ -475,13 +485,14 @@ type identity struct {
 	Prune  Pruning  `json:"prune,omitzero"`
 	Rewind Rewind   `json:"rewind,omitzero"`
 	Seed   uint64   `json:"seed,omitempty"`
+	Graph  string   `json:"graph,omitempty"`
 }
 
 // canonical returns the identity of e with defaults stripped.
 func (e Experiment) canonical() identity {
 	d := e.WithDefaults()
 	z := Experiment{}.WithDefaults() // the defaults of the context-free fields
-	id := identity{Init: d.Init, Seed: d.Seed}
+	id := identity{Init: d.Init, Seed: d.Seed, Graph: d.Graph}
 	if d.Model != z.Model {
 		id.Model = d.Model
 	}
@@ -553,7 +564,7 @@ func (e Experiment) canonical() identity {
 
 // Hash returns the identity of e: the first 16 hex digits of the SHA-256 of
 // the canonical JSON of the fields that decide its numbers (Model, Init,
-// Dtype, Data, Train, Prune, Rewind, Seed), with every field equal to its
+// Dtype, Data, Train, Prune, Rewind, Seed, Graph), with every field equal to its
 // default left out. Two descriptions that differ only in defaults written
 // out or left zero, in the order of lists, or in Levels, Trials, Controls
 // or Workers have the same hash; a field added to a later version of

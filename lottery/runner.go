@@ -23,7 +23,9 @@ type Options struct {
 	// Model, when set, is trained instead of a built-in model. The
 	// description's Model is then a label: empty (it becomes "custom:" and
 	// the model's Name) or starting with "custom". The label enters the
-	// hash: give different models different labels.
+	// hash, and so does the fingerprint of the graph the model builds
+	// (Experiment.Graph, train.Fingerprint): a model whose Forward changes
+	// gets a new hash even under the same label.
 	Model train.Model
 	// Data, when its Train set is not nil, is used instead of loading
 	// Experiment.Data.Source, which is then a label: empty ("custom") or
@@ -151,6 +153,17 @@ func newRunner(dir string, exp Experiment, opts Options) (*runner, error) {
 		if r.data, err = train.Load(e.Data.Source, val, e.Data.Seed); err != nil {
 			return nil, fmt.Errorf("lottery: data: %w", err)
 		}
+	}
+	if opts.Model != nil {
+		fp, err := train.Fingerprint(opts.Model, r.data.Train.Shape, r.dtype)
+		if err != nil {
+			return nil, fmt.Errorf("lottery: Options.Model: %w", err)
+		}
+		if e.Graph != "" && e.Graph != fp {
+			return nil, fmt.Errorf("lottery: the description's graph %s is not the fingerprint %s of Options.Model: the model's Forward or params changed since the description was written, so its results do not apply (leave graph empty to run the model as it is now, into another folder)", e.Graph, fp)
+		}
+		e.Graph = fp
+		r.exp = e
 	}
 	m := opts.Model
 	if m == nil {

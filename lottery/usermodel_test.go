@@ -187,3 +187,62 @@ func ExampleParseShard() {
 	fmt.Println()
 	// Output: 1 4
 }
+
+// linearNet is tanhNet with the activation removed: the same name, params
+// and label, another function.
+type linearNet struct{ tanhNet }
+
+func (m linearNet) Forward(g *gorgonia.ExprGraph, x *gorgonia.Node, w []*gorgonia.Node) (*gorgonia.Node, error) {
+	batch := x.Shape()[0]
+	flat, err := gorgonia.Reshape(x, tensor.Shape{batch, m.in})
+	if err != nil {
+		return nil, err
+	}
+	h, err := gorgonia.Mul(flat, w[0])
+	if err != nil {
+		return nil, err
+	}
+	if h, err = gorgonia.BroadcastAdd(h, w[1], nil, []byte{0}); err != nil {
+		return nil, err
+	}
+	z, err := gorgonia.Mul(h, w[2])
+	if err != nil {
+		return nil, err
+	}
+	return gorgonia.BroadcastAdd(z, w[3], nil, []byte{0})
+}
+
+// TestUserModelGraphInHash: a user's model whose Forward changed, under the
+// same name and label, gets another hash and does not reuse the old
+// results; the same model reuses them.
+func TestUserModelGraphInHash(t *testing.T) {
+	e := lottery.Experiment{Data: lottery.Data{Val: 100}, Train: lottery.Training{Iterations: 10, EvalEvery: 5}, Workers: 1}
+	dir := t.TempDir()
+	first, err := lottery.Run(context.Background(), dir, e, lottery.Options{Model: tanhNet{64, 16, 10}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Experiment.Graph == "" {
+		t.Fatal("the run's description has no graph fingerprint")
+	}
+	again, err := lottery.Run(context.Background(), dir, e, lottery.Options{Model: tanhNet{64, 16, 10}})
+	if err != nil || again.Hash != first.Hash {
+		t.Fatalf("the same model again: %v, hash %s then %s", err, first.Hash, again.Hash)
+	}
+	_, err = lottery.Run(context.Background(), dir, e, lottery.Options{Model: linearNet{tanhNet{64, 16, 10}}})
+	if err == nil {
+		t.Fatal("a model without its activation reused the folder of the one with it")
+	}
+	other, err := lottery.Run(context.Background(), t.TempDir(), e, lottery.Options{Model: linearNet{tanhNet{64, 16, 10}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if other.Hash == first.Hash || other.Experiment.Model != first.Experiment.Model {
+		t.Errorf("changed Forward: hash %s (label %s), the original's %s (label %s)", other.Hash, other.Experiment.Model, first.Hash, first.Experiment.Model)
+	}
+	// The description written by the first run, with the changed model.
+	_, err = lottery.Run(context.Background(), t.TempDir(), first.Experiment, lottery.Options{Model: linearNet{tanhNet{64, 16, 10}}})
+	if err == nil {
+		t.Error("a description recording another graph ran")
+	}
+}

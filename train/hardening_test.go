@@ -13,6 +13,7 @@ import (
 
 	"github.com/shearsml/shears/internal/envelope"
 	"github.com/shearsml/shears/prune"
+	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
 
@@ -390,5 +391,62 @@ func TestGradients(t *testing.T) {
 	}
 	if _, err := tr2.Gradients(data.Train, 0); err == nil {
 		t.Error("0 batches accepted")
+	}
+}
+
+// noReLU is userMLP with its activation removed.
+type noReLU struct{ userMLP }
+
+func (m noReLU) Forward(g *gorgonia.ExprGraph, x *gorgonia.Node, w []*gorgonia.Node) (*gorgonia.Node, error) {
+	n := x.Shape()[0]
+	flat, err := gorgonia.Reshape(x, tensor.Shape{n, m.in})
+	if err != nil {
+		return nil, err
+	}
+	h, err := gorgonia.Mul(flat, w[0])
+	if err != nil {
+		return nil, err
+	}
+	h, err = gorgonia.BroadcastAdd(h, w[1], nil, []byte{0})
+	if err != nil {
+		return nil, err
+	}
+	z, err := gorgonia.Mul(h, w[2])
+	if err != nil {
+		return nil, err
+	}
+	return gorgonia.BroadcastAdd(z, w[3], nil, []byte{0})
+}
+
+// TestFingerprint: stable for one model, different when Forward or a shape
+// changes, independent of the name.
+func TestFingerprint(t *testing.T) {
+	m := userMLP{in: 64, hidden: 16, classes: 10}
+	a, err := Fingerprint(m, []int{1, 8, 8}, tensor.Float32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := Fingerprint(m, []int{1, 8, 8}, tensor.Float32)
+	if a != b || len(a) != 16 {
+		t.Fatalf("fingerprints %q and %q of one model", a, b)
+	}
+	for name, other := range map[string]Model{
+		"no ReLU":      noReLU{m},
+		"wider hidden": userMLP{in: 64, hidden: 17, classes: 10},
+		"built-in":     lenet(t, []int{1, 8, 8}),
+	} {
+		f, err := Fingerprint(other, []int{1, 8, 8}, tensor.Float32)
+		if err != nil {
+			t.Fatal(name, err)
+		}
+		if f == a {
+			t.Errorf("%s: same fingerprint as the user MLP", name)
+		}
+	}
+	if f, _ := Fingerprint(m, []int{1, 8, 8}, tensor.Float64); f == a {
+		t.Error("float64 and float32 share a fingerprint")
+	}
+	if _, err := Fingerprint(m, nil, tensor.Float32); err == nil {
+		t.Error("empty input shape accepted")
 	}
 }
