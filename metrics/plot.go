@@ -318,12 +318,24 @@ func ValueVsSparsity(rows []Row, value func(Row) float64, yLabel string, opts ..
 	// With error bars, the arms are dodged: each drawn a few points left
 	// or right of the others, so that their bars do not hide each other.
 	dodge := !c.band && c.spread != NoSpread && len(curves) > 1
+	// The level ticks are those of one arm, the ticket when it is drawn:
+	// the controls may sit at slightly different sparsities (a random mask
+	// rounds per layer), and their near-duplicate ticks would crowd out
+	// the levels' labels.
+	ref := 0
+	for k, cv := range curves {
+		if cv.Arm == ArmTicket {
+			ref = k
+		}
+	}
 	for k, cv := range curves {
 		cv.Spread = c.spread
 		st := armStyle(cv.Arm, others)
 		for _, pt := range cv.Points {
 			x := pt.Percent()
-			ticks.Values = append(ticks.Values, x)
+			if k == ref {
+				ticks.Values = append(ticks.Values, x)
+			}
 			xmin, xmax = math.Min(xmin, x), math.Max(xmax, x)
 		}
 		var dx vg.Length

@@ -2,6 +2,8 @@ package metrics
 
 import (
 	"bytes"
+	"fmt"
+	"image"
 	"image/png"
 	"math"
 	"os"
@@ -106,9 +108,7 @@ func TestGoldenPlots(t *testing.T) {
 				t.Fatal(err)
 			}
 			if !ok {
-				bad := filepath.Join(t.TempDir(), g.name+".png")
-				os.WriteFile(bad, got, 0o644)
-				t.Errorf("%s differs from %s (got written to %s)", g.name, golden, bad)
+				t.Errorf("%s differs from %s: %s", g.name, golden, keepFailedImage(t, g.name, got, want))
 			}
 			img, err := png.Decode(bytes.NewReader(got))
 			if err != nil {
@@ -224,6 +224,130 @@ func TestLayerLevelsOf(t *testing.T) {
 // TestLevelTicksDoNotOverlap checks, at several widths, that the labelled
 // ticks leave room between their labels, and that the first and the last
 // level are labelled.
+// keepFailedImage writes the image a golden test got, and a diff against
+// the golden one (cmpimg.Diff: differing pixels bright), into a folder that
+// outlives the test (SHEARS_TEST_OUTPUT, or shears-golden-failures under
+// the system's temporary folder), and says where, so that a person can look
+// at them.
+func keepFailedImage(t *testing.T, name string, got, want []byte) string {
+	dir := os.Getenv("SHEARS_TEST_OUTPUT")
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "shears-golden-failures")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Sprintf("could not keep the image: %v", err)
+	}
+	gotPath := filepath.Join(dir, name+"_got.png")
+	if err := os.WriteFile(gotPath, got, 0o644); err != nil {
+		return fmt.Sprintf("could not keep the image: %v", err)
+	}
+	msg := "got kept in " + gotPath
+	a, err1 := png.Decode(bytes.NewReader(got))
+	b, err2 := png.Decode(bytes.NewReader(want))
+	if err1 == nil && err2 == nil {
+		d := image.NewRGBA(a.Bounds().Union(b.Bounds()))
+		r := cmpimg.Diff(d, a, b)
+		var buf bytes.Buffer
+		if png.Encode(&buf, d) == nil {
+			diffPath := filepath.Join(dir, name+"_diff.png")
+			if os.WriteFile(diffPath, buf.Bytes(), 0o644) == nil {
+				msg += fmt.Sprintf(", diff (differing region %v) in %s", r, diffPath)
+			}
+		}
+	}
+	return msg
+}
+
+// TestKeepFailedImage: the image of a failing golden test survives the
+// test, with a diff.
+func TestKeepFailedImage(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("SHEARS_TEST_OUTPUT", dir)
+	p, err := AccuracyVsSparsity(sampleRows(8, 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := Render(p, DefaultWidth, DefaultHeight, "png")
+	b, _ := Render(p, DefaultWidth, DefaultHeight+vg.Centimeter, "png")
+	msg := keepFailedImage(t, "probe", a, b)
+	for _, f := range []string{"probe_got.png", "probe_diff.png"} {
+		if fi, err := os.Stat(filepath.Join(dir, f)); err != nil || fi.Size() == 0 {
+			t.Errorf("%s not kept: %v (%s)", f, err, msg)
+		}
+	}
+}
+
+// TestLevelTickLabelsWithControls: arms at slightly different sparsities
+// (a random control rounds per layer) keep the level labels the ticket
+// alone gets.
+func TestLevelTickLabelsWithControls(t *testing.T) {
+	var ticket, both []Row
+	for l := 0; l <= 12; l++ {
+		rem := math.Pow(0.8, float64(l))
+		r := Row{Trial: 0, Level: l, Arm: ArmTicket, Remaining: rem, TestAccuracy: 0.9}
+		ticket = append(ticket, r)
+		both = append(both, r)
+		if l > 0 {
+			r.Arm, r.Remaining = ArmRandom, rem*1.004
+			both = append(both, r)
+		}
+	}
+	labels := func(rows []Row) []string {
+		p, err := AccuracyVsSparsity(rows)
+		if err != nil {
+			t.Fatal(err)
+		}
+		layout(p, DefaultWidth, DefaultHeight)
+		var out []string
+		for _, tk := range p.X.Tick.Marker.Ticks(p.X.Min, p.X.Max) {
+			if tk.Label != "" {
+				out = append(out, tk.Label)
+			}
+		}
+		return out
+	}
+	want, got := labels(ticket), labels(both)
+	if len(want) < 5 || strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("labels with a control arm %v, the ticket alone %v", got, want)
+	}
+}
+
+// TestRenderDPI: a PNG at 300 dpi has 300/96 times the pixels; vector
+// formats and absurd resolutions are errors.
+func TestRenderDPI(t *testing.T) {
+	p, err := AccuracyVsSparsity(sampleRows(8, 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := RenderDPI(p, DefaultWidth, DefaultHeight, "png", 300)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := img.Bounds().Size(); s.X != 1890 || s.Y != 1181 {
+		t.Errorf("16 × 10 cm at 300 dpi: %v, want 1890×1181", s)
+	}
+	for _, tc := range []struct {
+		format string
+		dpi    int
+	}{{"svg", 300}, {"pdf", 150}, {"png", 0}, {"png", -1}, {"png", MaxDPI + 1}} {
+		if _, err := RenderDPI(p, DefaultWidth, DefaultHeight, tc.format, tc.dpi); err == nil {
+			t.Errorf("RenderDPI(%s, %d): no error", tc.format, tc.dpi)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "a.png")
+	if err := SaveDPI(p, DefaultWidth, DefaultHeight, path, 192); err != nil {
+		t.Fatal(err)
+	}
+	f, _ := os.ReadFile(path)
+	if img, err := png.Decode(bytes.NewReader(f)); err != nil || img.Bounds().Dx() != 1209 { // 16 cm at 192 dpi: 1209.4 pixels
+		t.Errorf("SaveDPI 192: %v, %v", err, img.Bounds())
+	}
+}
+
 func TestLevelTicksDoNotOverlap(t *testing.T) {
 	var vals []float64
 	for l := 0; l <= 30; l++ {
