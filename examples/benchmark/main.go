@@ -27,7 +27,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -45,6 +44,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/shearsml/shears/examples/internal/cli"
 	"github.com/shearsml/shears/prune"
 	"github.com/shearsml/shears/train"
 	"gorgonia.org/tensor"
@@ -83,12 +83,8 @@ type options struct {
 // parse reads the flags. It returns the exit code for a parse that ends the
 // run (help: 0, a bad flag: 2) and ok = false.
 func parse(args []string, stderr io.Writer) (o options, code int, ok bool) {
-	fs := flag.NewFlagSet("benchmark", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, usageText)
-		fs.PrintDefaults()
-	}
+	c := cli.New("benchmark", usageText, stderr)
+	fs := c.Flags
 	weights := fs.String("weights", "100M", "`number` of float32 weights to prune, in whole millions: 100M, 10M, 1000000")
 	fs.IntVar(&o.repeat, "repeat", 3, "pruning calls timed on each side, the best counts (PyTorch's script times one call from 100M on)")
 	fs.Float64Var(&o.seconds, "seconds", 3, "`seconds` of each timed training repeat")
@@ -99,37 +95,13 @@ func parse(args []string, stderr io.Writer) (o options, code int, ok bool) {
 	fs.StringVar(&o.scripts, "scripts", "", "`folder` holding bench_torch_prune.py and bench_torch_train.py (default: scripts/ in this folder or a parent)")
 	fs.BoolVar(&o.torch, "torch", true, "run the PyTorch side (-torch=false: Go figures only)")
 	fs.StringVar(&o.only, "only", "", "run one benchmark only, by `name`: prune or train")
-	quick := fs.Bool("quick", false, "a short run for CI: 1M weights, one thread count (GOMAXPROCS), 0.3 s training repeats")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return o, 0, false
-		}
-		return o, 2, false
+	c.Quick("a short run for CI: 1M weights, one thread count (GOMAXPROCS), 0.3 s training repeats",
+		map[string]string{"weights": "1M", "seconds": "0.3", "train-repeat": "1", "threads": strconv.Itoa(runtime.GOMAXPROCS(0))})
+	if code, ok := c.Parse(args); !ok {
+		return o, code, false
 	}
 	bad := func(format string, a ...any) (options, int, bool) {
-		fmt.Fprintf(stderr, "benchmark: "+format+"\n", a...)
-		fs.Usage()
-		return o, 2, false
-	}
-	if fs.NArg() > 0 {
-		return bad("unexpected argument %q", fs.Arg(0))
-	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if *quick {
-		// -quick changes the defaults only; flags given explicitly win.
-		if !set["weights"] {
-			*weights = "1M"
-		}
-		if !set["seconds"] {
-			o.seconds = 0.3
-		}
-		if !set["train-repeat"] {
-			o.trainRep = 1
-		}
-		if !set["threads"] {
-			*threads = strconv.Itoa(runtime.GOMAXPROCS(0))
-		}
+		return o, c.Bad(format, a...), false
 	}
 	var err error
 	if o.weights, err = parseWeights(*weights); err != nil {

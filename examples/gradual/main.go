@@ -29,8 +29,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"image/color"
 	"io"
@@ -43,6 +41,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/shearsml/shears/examples/internal/cli"
 	"github.com/shearsml/shears/internal/atomicfile"
 	"github.com/shearsml/shears/metrics"
 	"github.com/shearsml/shears/prune"
@@ -88,12 +87,8 @@ type options struct {
 // parse reads the flags. It returns the exit code for a parse that ends the
 // run (help: 0, a bad flag: 2) and ok = false.
 func parse(args []string, stderr io.Writer) (o options, code int, ok bool) {
-	fs := flag.NewFlagSet("gradual", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, usageText)
-		fs.PrintDefaults()
-	}
+	c := cli.New("gradual", usageText, stderr)
+	fs := c.Flags
 	fs.StringVar(&o.data, "data", "digits", "data: `digits` (embedded) or a folder of MNIST-format IDX files")
 	fs.StringVar(&o.out, "out", "gradual-out", "output `folder`")
 	fs.Uint64Var(&o.seed, "seed", 1, "`seed` of the initial weights and of the order of training examples")
@@ -104,30 +99,13 @@ func parse(args []string, stderr io.Writer) (o options, code int, ok bool) {
 	fs.IntVar(&o.prunings, "prunings", 15, "number of gradual prunings after the first (n)")
 	fs.IntVar(&o.evalEvery, "eval-every", 25, "evaluate the test set every `N` steps")
 	fs.Float64Var(&o.lr, "lr", 1.2e-3, "Adam's learning `rate`")
-	quick := fs.Bool("quick", false, "a tiny run for CI: 240 steps, pruning from step 20 every 10 steps, 10 times")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return o, 0, false
-		}
-		return o, 2, false
+	c.Quick("a tiny run for CI: 240 steps, pruning from step 20 every 10 steps, 10 times",
+		map[string]string{"iterations": "240", "start": "20", "every": "10", "prunings": "10", "eval-every": "20"})
+	if code, ok := c.Parse(args); !ok {
+		return o, code, false
 	}
 	bad := func(format string, a ...any) (options, int, bool) {
-		fmt.Fprintf(stderr, "gradual: "+format+"\n", a...)
-		fs.Usage()
-		return o, 2, false
-	}
-	if fs.NArg() > 0 {
-		return bad("unexpected argument %q", fs.Arg(0))
-	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if *quick {
-		// -quick changes the defaults only; flags given explicitly win.
-		for name, v := range map[string]*int{"iterations": &o.iterations, "start": &o.start, "every": &o.every, "prunings": &o.prunings, "eval-every": &o.evalEvery} {
-			if !set[name] {
-				*v = map[string]int{"iterations": 240, "start": 20, "every": 10, "prunings": 10, "eval-every": 20}[name]
-			}
-		}
+		return o, c.Bad(format, a...), false
 	}
 	g := o.schedule()
 	switch {

@@ -21,8 +21,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -32,6 +30,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/shearsml/shears/examples/internal/cli"
 	"github.com/shearsml/shears/lottery"
 	"github.com/shearsml/shears/metrics"
 	"gonum.org/v1/plot/vg"
@@ -58,12 +57,9 @@ func defaults() lottery.Experiment {
 	}
 }
 
-// quick is the experiment of -quick, for CI: seconds, not minutes.
-func quick(e lottery.Experiment) lottery.Experiment {
-	e.Train.Iterations, e.Train.EvalEvery = 50, 25
-	e.Levels, e.Trials = 2, 1
-	return e
-}
+// quickFlags are the flag values of -quick, for CI: seconds, not minutes.
+// Like flags given explicitly, they override a -config description.
+var quickFlags = map[string]string{"iterations": "50", "eval-every": "25", "levels": "2", "trials": "1"}
 
 const usageText = `Usage: lottery [flags]
 
@@ -74,12 +70,8 @@ Flags:
 `
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("lottery", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, usageText)
-		fs.PrintDefaults()
-	}
+	c := cli.New("lottery", usageText, stderr)
+	fs := c.Flags
 	var (
 		data       = fs.String("data", "digits", "data `source`: digits (embedded) or a folder of MNIST-format IDX files")
 		out        = fs.String("out", "lottery-out", "output `folder`")
@@ -97,26 +89,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		config     = fs.String("config", "", "experiment description `file` (JSON); flags given explicitly override it")
 		shard      = fs.String("shard", "", "run shard `i/n` of the trials (trial t when t mod n = i)")
 		merge      = fs.String("merge", "", "merge the shard `folders` (comma-separated) into -out instead of running")
-		quickMode  = fs.Bool("quick", false, "a tiny run for CI: 2 levels, 1 trial, 50 steps")
+		scorer     = fs.String("scorer", "l1", "pruning `scorer`: l1, l2, random or taylor (|w·g|)")
 		noPlot     = fs.Bool("no-plot", false, "do not draw accuracy.png and accuracy.svg")
+		dpi        = fs.Int("dpi", metrics.DefaultDPI, "resolution of accuracy.png in dots per `inch`")
 	)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	c.Quick("a tiny run for CI: 2 levels, 1 trial, 50 steps", quickFlags)
+	if code, ok := c.Parse(args); !ok {
+		return code
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "lottery: unexpected argument %q\n", fs.Arg(0))
-		fs.Usage()
-		return 2
-	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	bad := func(err error) int {
-		fmt.Fprintln(stderr, err)
-		fs.Usage()
-		return 2
+		return c.Bad("%s", strings.TrimPrefix(err.Error(), "lottery: "))
+	}
+	// A value given explicitly is checked as given: 0 is not "the
+	// default" (leave the flag out for that).
+	if code, ok := c.Positive("iterations", "trials", "eval-every", "dpi"); !ok {
+		return code
+	}
+	if c.Explicit("val") && (*val == 0 || *val < -1) {
+		return bad(fmt.Errorf("-val %d: want a positive count of examples, or -1 for no validation set (leave the flag out for the default)", *val))
 	}
 
 	if *merge != "" {
@@ -125,7 +115,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, err)
 			return 1
 		}
-		return report(res, *noPlot, stdout, stderr)
+		return report(res, *noPlot, *dpi, stdout, stderr)
 	}
 
 	exp := defaults()
@@ -137,22 +127,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		exp = e
 	}
-	if *quickMode {
-		exp = quick(exp)
-	}
-	// Flags given explicitly override the description (the flags' defaults
-	// are those of defaults()).
-	use := func(name string) bool { return set[name] }
-	// A value given explicitly is checked as given: 0 is not "the
-	// default" (leave the flag out for that).
-	for name, v := range map[string]int{"iterations": *iterations, "trials": *trials, "eval-every": *evalEvery} {
-		if use(name) && v <= 0 {
-			return bad(fmt.Errorf("lottery: -%s %d: want a positive number (leave the flag out for the default)", name, v))
-		}
-	}
-	if use("val") && (*val == 0 || *val < -1) {
-		return bad(fmt.Errorf("lottery: -val %d: want a positive count of examples, or -1 for no validation set (leave the flag out for the default)", *val))
-	}
+	// Flags given explicitly, or by -quick, override the description (the
+	// flags' defaults are those of defaults()).
+	use := c.Given
 	if use("data") {
 		exp.Data.Source = *data
 	}
@@ -176,6 +153,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if use("eval-every") {
 		exp.Train.EvalEvery = *evalEvery
+	}
+	if use("scorer") {
+		exp.Prune.Scorer = *scorer
 	}
 	if use("seed") {
 		exp.Seed = *seed
@@ -220,11 +200,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stdout, "\nfinished in %s\n", time.Since(start).Round(100*time.Millisecond))
-	return report(res, *noPlot, stdout, stderr)
+	return report(res, *noPlot, *dpi, stdout, stderr)
 }
 
 // report prints the table and writes the plots.
-func report(res *lottery.Results, noPlot bool, stdout, stderr io.Writer) int {
+func report(res *lottery.Results, noPlot bool, dpi int, stdout, stderr io.Writer) int {
 	if len(res.Rows) == 0 {
 		fmt.Fprintln(stdout, "no results: this shard owns no trial")
 		return 0
@@ -247,7 +227,14 @@ func report(res *lottery.Results, noPlot bool, stdout, stderr io.Writer) int {
 			return 1
 		}
 		for _, name := range []string{"accuracy.png", "accuracy.svg"} {
-			if err := metrics.Save(p, 16*vg.Centimeter, 10*vg.Centimeter, filepath.Join(res.Dir, name)); err != nil {
+			path := filepath.Join(res.Dir, name)
+			var err error
+			if filepath.Ext(name) == ".png" {
+				err = metrics.SaveDPI(p, 16*vg.Centimeter, 10*vg.Centimeter, path, dpi)
+			} else {
+				err = metrics.Save(p, 16*vg.Centimeter, 10*vg.Centimeter, path)
+			}
+			if err != nil {
 				fmt.Fprintln(stderr, err)
 				return 1
 			}

@@ -64,6 +64,8 @@ func TestBadFlags(t *testing.T) {
 		{"-eval-every", "0"},
 		{"-val", "0"},
 		{"-trials", "1000000000"},
+		{"-dpi", "0"},
+		{"-scorer", "snip"},
 		{"-levels", "1000000000"},
 		{"extra"},
 	} {

@@ -22,8 +22,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -38,6 +36,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/shearsml/shears/examples/internal/cli"
 	"github.com/shearsml/shears/internal/atomicfile"
 	"github.com/shearsml/shears/metrics"
 	"github.com/shearsml/shears/prune"
@@ -77,12 +76,8 @@ type options struct {
 // parse reads the flags. It returns the exit code for a parse that ends the
 // run (help: 0, a bad flag: 2) and ok = false.
 func parse(args []string, stderr io.Writer) (o options, code int, ok bool) {
-	fs := flag.NewFlagSet("prune", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, usageText)
-		fs.PrintDefaults()
-	}
+	c := cli.New("prune", usageText, stderr)
+	fs := c.Flags
 	fs.StringVar(&o.data, "data", "digits", "data: `digits` (embedded) or a folder of MNIST-format IDX files")
 	fs.StringVar(&o.out, "out", "prune-out", "output `folder`")
 	fs.Uint64Var(&o.seed, "seed", 1, "`seed` of the initial weights and of the order of training examples")
@@ -90,34 +85,14 @@ func parse(args []string, stderr io.Writer) (o options, code int, ok bool) {
 	fs.IntVar(&o.finetune, "finetune", 300, "fine-tuning `steps` after each pruning, masks in force")
 	amounts := fs.String("amounts", "0.5,0.8,0.9,0.95", "fractions of the weights (or units) to prune, comma-separated, each in (0, 1)")
 	fs.IntVar(&o.workers, "workers", 0, "fine-tunes at once (0: one per CPU)")
-	fs.BoolVar(&o.quick, "quick", false, "a tiny run for CI: 150 training steps, 30 fine-tuning steps, amounts 0.5,0.9")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return o, 0, false
-		}
-		return o, 2, false
+	c.Quick("a tiny run for CI: 150 training steps, 30 fine-tuning steps, amounts 0.5,0.9",
+		map[string]string{"iterations": "150", "finetune": "30", "amounts": "0.5,0.9"})
+	if code, ok := c.Parse(args); !ok {
+		return o, code, false
 	}
+	o.quick = c.QuickMode()
 	bad := func(format string, a ...any) (options, int, bool) {
-		fmt.Fprintf(stderr, "prune: "+format+"\n", a...)
-		fs.Usage()
-		return o, 2, false
-	}
-	if fs.NArg() > 0 {
-		return bad("unexpected argument %q", fs.Arg(0))
-	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if o.quick {
-		// -quick changes the defaults only; flags given explicitly win.
-		if !set["iterations"] {
-			o.iterations = 150
-		}
-		if !set["finetune"] {
-			o.finetune = 30
-		}
-		if !set["amounts"] {
-			*amounts = "0.5,0.9"
-		}
+		return o, c.Bad(format, a...), false
 	}
 	var err error
 	if o.amounts, err = parseAmounts(*amounts); err != nil {
