@@ -485,3 +485,15 @@ func TestModelDocMatchesExample(t *testing.T) {
 		t.Errorf("Model's documentation shows %d lines of code", len(doc))
 	}
 }
+
+// TestModelSizeBound: a model too large to allocate is an error from
+// NewWeights, before any allocation.
+func TestModelSizeBound(t *testing.T) {
+	m, err := MLP([]int{64}, []int{30_000_000, 30}, 10)
+	if err == nil {
+		_, err = NewWeights(m, tensor.Float32, rand.New(rand.NewPCG(1, 1)))
+	}
+	if err == nil || !strings.Contains(err.Error(), "MaxParams") {
+		t.Fatalf("an MLP of 2.8e9 weights: %v, want an error naming MaxParams", err)
+	}
+}
