@@ -29,6 +29,12 @@ type Group struct {
 	Logits bool
 	// Members lists the coupled slices, producers (Role Out) first.
 	Members []Member
+	// Shape is the shape of the weight Name; Spatial the output positions
+	// each of its weights is used at, per example: nil for a dense layer,
+	// [outH, outW] for a convolution. With them the layer's FLOPs can be
+	// counted (metrics.AccountModel).
+	Shape   []int
+	Spatial []int
 }
 
 // Role says what a Member does with its group's units.
@@ -165,4 +171,92 @@ func (g dimSplitT) eachRange(u, block int, f func(lo, hi int)) {
 		lo := (o*g.size + u*block) * g.inner
 		f(lo, lo+block*g.inner)
 	}
+}
+
+// Dead reports which units of group g are dead under ms: every masked
+// member that computes the unit (Role Out) has its slice entirely pruned, or
+// every member that reads it (Role In) is masked and has its slice entirely
+// pruned. Either way the unit can be removed (train.Compact). The logits'
+// units are never dead. It returns an error when a mask's shape does not fit
+// the group.
+func (gs Groups) Dead(gi int, ms *Masks) ([]bool, error) {
+	g := gs[gi]
+	dead := make([]bool, g.Units)
+	if g.Logits || ms == nil {
+		return dead, nil
+	}
+	var outs, ins []Member
+	readersMasked := false
+	for _, m := range g.Members {
+		mk := ms.Mask(m.Param)
+		if mk != nil {
+			if _, err := m.unitSplit(mk.shape, g.Units); err != nil {
+				return nil, fmt.Errorf("prune: group %s: %w", g.Name, err)
+			}
+		}
+		switch {
+		case m.Role == Out && mk != nil:
+			outs = append(outs, m)
+		case m.Role == In:
+			if len(ins) == 0 {
+				readersMasked = true
+			}
+			ins = append(ins, m)
+			readersMasked = readersMasked && mk != nil
+		}
+	}
+	kept := func(m Member, u int) bool {
+		mk := ms.Mask(m.Param)
+		sp, _ := m.unitSplit(mk.shape, g.Units)
+		any := false
+		sp.eachRange(u, m.Block, func(lo, hi int) { any = any || mk.anyKept(lo, hi) })
+		return any
+	}
+	for u := range dead {
+		pd := len(outs) > 0
+		for _, m := range outs {
+			if pd && kept(m, u) {
+				pd = false
+			}
+		}
+		rd := readersMasked
+		for _, m := range ins {
+			if rd && kept(m, u) {
+				rd = false
+			}
+		}
+		dead[u] = pd || rd
+	}
+	return dead, nil
+}
+
+// Propagate returns a copy of ms in which every dead unit (Dead) has its
+// slice pruned in every masked member of its group: the rows of the next
+// layer that read a pruned unit, the filter of a unit nothing reads. The
+// result counts the work a compacted model really does (metrics.AccountModel).
+func (gs Groups) Propagate(ms *Masks) (*Masks, error) {
+	if ms == nil {
+		return nil, fmt.Errorf("prune: Propagate: nil Masks")
+	}
+	out := ms.Clone()
+	for gi, g := range gs {
+		dead, err := gs.Dead(gi, ms)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range g.Members {
+			mk := out.Mask(m.Param)
+			if mk == nil {
+				continue
+			}
+			sp, _ := m.unitSplit(mk.shape, g.Units)
+			for u, d := range dead {
+				if d {
+					sp.eachRange(u, m.Block, mk.clearRange)
+				}
+			}
+			mk.recount()
+		}
+	}
+	return out, nil
 }

@@ -109,6 +109,9 @@ func Trace(logits *gorgonia.Node, params ...*gorgonia.Node) (Groups, error) {
 	}
 	order := postOrder(logits)
 	t := &tracer{info: make(map[*gorgonia.Node]*info, len(order)), pnames: pnames}
+	if s := logits.Shape(); len(s) > 0 {
+		t.batch = s[0]
+	}
 	for _, n := range order {
 		in, err := t.visit(n)
 		if err != nil {
@@ -172,6 +175,7 @@ func children(n *gorgonia.Node) []*gorgonia.Node {
 }
 
 type tracer struct {
+	batch  int
 	info   map[*gorgonia.Node]*info
 	pnames map[*gorgonia.Node]string
 	groups Groups
@@ -420,6 +424,10 @@ func (t *tracer) coupled(n *gorgonia.Node, c Coupling, kids []*gorgonia.Node, in
 	}
 	units := ws[c.OutDim]
 	g := t.newGroup(w.view.param, units, Member{Param: w.view.param, Dim: c.OutDim, Block: 1, Role: Out, Next: -1})
+	t.groups[g].Shape = slices.Clone(ws)
+	if !c.Flatten {
+		t.groups[g].Spatial = slices.Clone([]int(n.Shape())[2:])
+	}
 	var steps []Step
 	if c.Bias >= 0 {
 		b := in[c.Bias]
@@ -496,6 +504,10 @@ func (t *tracer) matMul(n *gorgonia.Node, kids []*gorgonia.Node, in []*info) (*i
 	}
 	units := n.Shape()[1]
 	g := t.newGroup(b.view.param, units, Member{Param: b.view.param, Dim: nd, Block: nb, Role: Out, Next: -1})
+	t.groups[g].Shape = slices.Clone(b.view.pshape)
+	if rows := n.Shape()[0]; len(b.view.pshape) == 4 && t.batch > 0 && rows%t.batch == 0 {
+		t.groups[g].Spatial = []int{rows / t.batch, 1} // Gorgonia's Conv2d: a row per output position
+	}
 	switch a.kind {
 	case kTag:
 		if a.tag.axis != 1 {
