@@ -117,68 +117,35 @@ func Compact(m Model, w *Weights, ms *prune.Masks, input []int) (*Compacted, err
 		}
 		return ms.Mask(name)
 	}
-	// Which units go.
+	// Which units go (prune.Groups.Dead), and the fold of the constant
+	// output of those whose readers still read them.
 	removed := make([][]bool, len(groups))
-	producerDead := make([][]bool, len(groups))
 	for gi, g := range groups {
-		removed[gi] = make([]bool, g.Units)
-		producerDead[gi] = make([]bool, g.Units)
-		if g.Logits {
-			continue
-		}
-		var outs, ins []prune.Member
-		for _, mb := range g.Members {
-			if mb.Role == prune.Out {
-				if mask(mb.Param) != nil {
-					outs = append(outs, mb)
-				}
-			} else {
-				ins = append(ins, mb)
-			}
-		}
-		readersMasked := len(ins) > 0
-		for _, mb := range ins {
-			if mask(mb.Param) == nil {
-				readersMasked = false
-			}
+		if removed[gi], err = groups.Dead(gi, ms); err != nil {
+			return nil, fmt.Errorf("train: Compact: %w", err)
 		}
 		n := 0
-		for u := 0; u < g.Units; u++ {
-			pd := len(outs) > 0
-			for _, mb := range outs {
-				if pd && unitKept(mask(mb.Param), mb, u, g.Units) {
-					pd = false
-				}
-			}
-			rd := readersMasked
-			for _, mb := range ins {
-				if rd && unitKept(mask(mb.Param), mb, u, g.Units) {
-					rd = false
-				}
-			}
-			producerDead[gi][u] = pd
-			if pd || rd {
-				removed[gi][u] = true
+		for _, r := range removed[gi] {
+			if r {
 				n++
 			}
 		}
 		if n == g.Units {
 			return nil, fmt.Errorf("train: Compact: every unit of %s is pruned: the layer would be empty", g.Name)
 		}
-	}
-	// Fold the constants of units whose computing weights are pruned but
-	// whose readers are not.
-	for gi, g := range groups {
+		if n == 0 {
+			continue
+		}
 		for _, mb := range g.Members {
 			if mb.Role != prune.In {
 				continue
 			}
-			for u := 0; u < g.Units; u++ {
-				if !producerDead[gi][u] {
-					continue
-				}
-				if err := fold(groups, masked, g, mb, u); err != nil {
-					return nil, err
+			vals := floatsOf(masked.Tensor(mb.Param))
+			for u, r := range removed[gi] {
+				if r {
+					if err := fold(groups, masked, g, mb, u, vals); err != nil {
+						return nil, err
+					}
 				}
 			}
 		}
@@ -268,20 +235,6 @@ func Compact(m Model, w *Weights, ms *prune.Masks, input []int) (*Compacted, err
 	return &Compacted{Model: cm, Weights: cw, Masks: nms, Groups: groups, Removed: out}, nil
 }
 
-// unitKept reports whether mk (nil: all kept) keeps any element of unit u of
-// member mb.
-func unitKept(mk *prune.Mask, mb prune.Member, u, units int) bool {
-	if mk == nil {
-		return true
-	}
-	kept := false
-	eachUnitElem(mk.Shape(), mb, u, units, func(i int) bool {
-		kept = mk.Keeps(i)
-		return !kept
-	})
-	return kept
-}
-
 // eachUnitElem calls f with the flat index of every element of unit u of mb
 // in a tensor of the given shape, until f returns false.
 func eachUnitElem(shape []int, mb prune.Member, u, units int, f func(i int) bool) {
@@ -298,11 +251,9 @@ func eachUnitElem(shape []int, mb prune.Member, u, units int, f func(i int) bool
 }
 
 // fold adds the constant output of unit u of group g, as reader mb sees it,
-// times mb's weights, to the bias of the layer mb feeds.
-func fold(groups prune.Groups, w *Weights, g prune.Group, mb prune.Member, u int) error {
-	wt := w.Tensor(mb.Param)
-	shape := []int(wt.Shape())
-	vals := floatsOf(wt)
+// times mb's weights (vals, as float64), to the bias of the layer mb feeds.
+func fold(groups prune.Groups, w *Weights, g prune.Group, mb prune.Member, u int, vals []float64) error {
+	shape := []int(w.Tensor(mb.Param).Shape())
 	zero := true
 	eachUnitElem(shape, mb, u, g.Units, func(i int) bool {
 		zero = vals[i] == 0

@@ -21,6 +21,18 @@ type Predictor struct {
 	logits  *gorgonia.Node
 	vm      gorgonia.VM
 	out     []float32
+	// direct: the graph's ops, in order, when all are train's own layers
+	// (which never change their inputs): they are called one after the
+	// other, without the TapeMachine's goroutine hand-off on every run.
+	direct []directStep
+	vals   []gorgonia.Value
+}
+
+// directStep calls op on vals[in...] and stores the result in vals[out].
+type directStep struct {
+	op  gorgonia.Op
+	in  []int
+	out int
 }
 
 // NewPredictor compiles m's forward pass with weights w for batches of batch
@@ -47,11 +59,60 @@ func NewPredictor(m Model, w *Weights, batch int, input []int) (*Predictor, erro
 		return nil, err
 	}
 	p.logits, p.classes = logits, logits.Shape()[1]
+	p.out = make([]float32, batch*p.classes)
+	if p.planDirect(logits) {
+		return p, nil
+	}
 	if p.vm, err = compile(m, g, append(gorgonia.Nodes{x}, wn...), gorgonia.Nodes{logits}); err != nil {
 		return nil, err
 	}
-	p.out = make([]float32, batch*p.classes)
 	return p, nil
+}
+
+// planDirect plans the direct execution of the graph of logits, if every op
+// in it is one of train's layers; otherwise it reports false.
+func (p *Predictor) planDirect(logits *gorgonia.Node) bool {
+	idx := map[*gorgonia.Node]int{}
+	var steps []directStep
+	var vals []gorgonia.Value
+	var visit func(n *gorgonia.Node) bool
+	visit = func(n *gorgonia.Node) bool {
+		if _, ok := idx[n]; ok {
+			return true
+		}
+		if n.Op() == nil {
+			v := n.Value()
+			if v == nil {
+				return false
+			}
+			idx[n] = len(vals)
+			vals = append(vals, v)
+			return true
+		}
+		switch n.Op().(type) {
+		case *denseOp, *convOp, *maxPoolOp:
+		default:
+			return false
+		}
+		it := n.Graph().From(n.ID())
+		var in []int
+		for it.Next() {
+			c := it.Node().(*gorgonia.Node)
+			if !visit(c) {
+				return false
+			}
+			in = append(in, idx[c])
+		}
+		idx[n] = len(vals)
+		vals = append(vals, nil)
+		steps = append(steps, directStep{op: n.Op(), in: in, out: idx[n]})
+		return true
+	}
+	if !visit(logits) || len(steps) == 0 {
+		return false
+	}
+	p.direct, p.vals = steps, vals
+	return true
 }
 
 // Batch returns the batch size; Classes the number of logits per example.
@@ -68,14 +129,32 @@ func (p *Predictor) Run(x []float32) ([]float32, error) {
 	for i := 0; i < p.batch; i++ {
 		p.in.setX(i, x[i*p.in.f:(i+1)*p.in.f])
 	}
-	err := p.vm.RunAll()
-	p.vm.Reset()
-	if err != nil {
-		return nil, fmt.Errorf("train: model %q: %w", p.model.Name(), err)
+	var zv gorgonia.Value
+	if p.direct != nil {
+		var in [4]gorgonia.Value
+		for _, s := range p.direct {
+			args := in[:0]
+			for _, i := range s.in {
+				args = append(args, p.vals[i])
+			}
+			v, err := s.op.Do(args...)
+			if err != nil {
+				return nil, fmt.Errorf("train: model %q: %v: %w", p.model.Name(), s.op, err)
+			}
+			p.vals[s.out] = v
+		}
+		zv = p.vals[p.direct[len(p.direct)-1].out]
+	} else {
+		err := p.vm.RunAll()
+		p.vm.Reset()
+		if err != nil {
+			return nil, fmt.Errorf("train: model %q: %w", p.model.Name(), err)
+		}
+		zv = p.logits.Value()
 	}
-	z, ok := p.logits.Value().(*tensor.Dense)
+	z, ok := zv.(*tensor.Dense)
 	if !ok || z == nil || z.RequiresIterator() {
-		return nil, fmt.Errorf("train: model %q: logits are %T, not a contiguous tensor", p.model.Name(), p.logits.Value())
+		return nil, fmt.Errorf("train: model %q: logits are %T, not a contiguous tensor", p.model.Name(), zv)
 	}
 	if z.Dtype() == tensor.Float32 {
 		copy(p.out, floats[float32](z))
@@ -89,6 +168,7 @@ func (p *Predictor) Run(x []float32) ([]float32, error) {
 
 // Close releases the compiled graph.
 func (p *Predictor) Close() error {
+	p.direct, p.vals = nil, nil
 	if p.vm == nil {
 		return nil
 	}
