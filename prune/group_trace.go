@@ -560,8 +560,10 @@ func (t *tracer) elemBin(n *gorgonia.Node, kids []*gorgonia.Node, in []*info) (*
 			return &out, nil
 		}
 	}
-	if a.kind == kView || b.kind == kView {
-		return nil, t.fail(n, "uses a parameter other than as a layer's weight or bias")
+	for _, x := range in {
+		if x.kind == kView {
+			return nil, t.fail(n, "uses the parameter %q other than as a layer's weight or bias", x.view.param)
+		}
 	}
 	if a.kind == kTag && b.kind == kTag {
 		if a.tag.group != b.tag.group || a.tag.axis != b.tag.axis || a.tag.block != b.tag.block {

@@ -1,7 +1,11 @@
 package train
 
 import (
+	"context"
 	"math"
+	"os"
+	"path/filepath"
+	"slices"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -285,4 +289,208 @@ func TestCompactFoldsConstants(t *testing.T) {
 			t.Errorf("%s: nothing removed", m.Name())
 		}
 	}
+}
+
+func TestCompactBadInput(t *testing.T) {
+	d := digitsTest(t)
+	ms := builtins(t, d.Shape)
+	lenet, conv2 := ms[0], ms[2]
+	rng := rand.New(rand.NewPCG(7, 7))
+	w, _ := NewWeights(lenet, tensor.Float32, rng)
+	randomBiases(w, rng)
+
+	// Masks of another model.
+	wc, _ := NewWeights(conv2, tensor.Float32, rng)
+	if _, err := Compact(lenet, w, prune.NewMasks(wc.Prunable()), d.Shape); err == nil || !strings.Contains(err.Error(), "conv1.w") {
+		t.Errorf("masks of conv2 on lenet300100: %v", err)
+	}
+	// Weights of another model.
+	if _, err := Compact(lenet, wc, nil, d.Shape); err == nil {
+		t.Error("weights of conv2 on lenet300100: no error")
+	}
+	// A whole layer pruned.
+	masks := prune.NewMasks(w.Prunable())
+	for j := 0; j < masks.Mask("fc2.w").Len(); j++ {
+		masks.Mask("fc2.w").Set(j, false)
+	}
+	before := masks.Clone()
+	if _, err := Compact(lenet, w, masks, d.Shape); err == nil || !strings.Contains(err.Error(), "empty") {
+		t.Errorf("fc2.w entirely pruned: %v", err)
+	}
+	if !masks.Equal(before) {
+		t.Error("Compact changed the masks")
+	}
+	// A filter of a padded convolution with a non-zero constant output: the
+	// next convolution cannot fold it.
+	randomBiases(wc, rng)
+	cm := prune.NewMasks(wc.Prunable())
+	for i := 0; i < 3*3; i++ { // filter 0 of conv1 (1 input channel)
+		cm.Mask("conv1.w").Set(i, false)
+	}
+	bias := wc.Tensor("conv1.b").Float32s()
+	bias[0] = 0.25
+	if _, err := Compact(conv2, wc, cm, d.Shape); err == nil || !strings.Contains(err.Error(), "padded") {
+		t.Errorf("a padded conv reading a constant channel: %v", err)
+	}
+	bias[0] = -0.25 // relu(-0.25) = 0: nothing to fold
+	c, err := Compact(conv2, wc, cm, d.Shape)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Weights.Tensor("conv1.w").Shape()[0]; got != 63 {
+		t.Errorf("conv1 keeps %d filters, want 63", got)
+	}
+	// An op the tracer does not know.
+	if _, err := Groups(tanhNet{}, d.Shape); err == nil || !strings.Contains(err.Error(), "Concat") {
+		t.Errorf("a model with Concat: %v", err)
+	}
+}
+
+// tanhNet concatenates a hidden layer with itself: an op the tracer does not
+// know.
+type tanhNet struct{}
+
+func (tanhNet) Name() string { return "concat-net" }
+func (tanhNet) Params() []ParamSpec {
+	return []ParamSpec{{Name: "a.w", Shape: []int{64, 8}, Prunable: true}, {Name: "b.w", Shape: []int{16, 10}, Prunable: true}}
+}
+func (tanhNet) Forward(g *gorgonia.ExprGraph, x *gorgonia.Node, w []*gorgonia.Node) (*gorgonia.Node, error) {
+	x, err := gorgonia.Reshape(x, tensor.Shape{x.Shape()[0], 64})
+	if err != nil {
+		return nil, err
+	}
+	h, err := gorgonia.Mul(x, w[0])
+	if err != nil {
+		return nil, err
+	}
+	if h, err = gorgonia.Concat(1, h, h); err != nil {
+		return nil, err
+	}
+	return gorgonia.Mul(h, w[1])
+}
+
+// Unstructured masks: only the units that happen to be entirely dead go,
+// the rest stays as masks, and the logits do not change.
+func TestCompactUnstructured(t *testing.T) {
+	d := digitsTest(t)
+	m := builtins(t, d.Shape)[0]
+	rng := rand.New(rand.NewPCG(8, 8))
+	w, _ := NewWeights(m, tensor.Float32, rng)
+	randomBiases(w, rng)
+	ms := prune.NewMasks(w.Prunable())
+	if err := (prune.Global{Scorer: prune.L1{}, Amount: prune.Fraction(0.5)}).Prune(ms, w.Prunable()); err != nil {
+		t.Fatal(err)
+	}
+	// kill unit 7 of fc1 (its column) and unit 3 of fc2 (its row in fc3)
+	for r := 0; r < 64; r++ {
+		ms.Mask("fc1.w").Set(r*300+7, false)
+	}
+	for c := 0; c < 10; c++ {
+		ms.Mask("fc3.w").Set(3*10+c, false)
+	}
+	c := checkEquivalent(t, m, w, ms, d)
+	if !slices.Equal(c.Removed["fc1.w"], []int{7}) || !slices.Equal(c.Removed["fc2.w"], []int{3}) {
+		t.Errorf("removed %v", c.Removed)
+	}
+	if c.Masks.Sparsity() < 0.4 {
+		t.Errorf("the compacted masks are %.2f sparse: the unstructured sparsity was lost", c.Masks.Sparsity())
+	}
+}
+
+// The compacted model trains, saves and loads like any other.
+func TestCompactedTrainsSavesLoads(t *testing.T) {
+	data, err := Load("digits", 200, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := builtins(t, data.Train.Shape)[1] // lenet5
+	w, _ := NewWeights(m, tensor.Float32, rand.New(rand.NewPCG(1, 1)))
+	gs, _ := Groups(m, data.Train.Shape)
+	ms := prune.NewMasks(w.Prunable())
+	if err := (prune.Grouped{Groups: gs, Amount: prune.Fraction(0.5)}).Prune(ms, w.Params()); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Compact(m, w, ms, data.Train.Shape)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := NewTrainer(c.Model, c.Weights, Config{Iterations: 30, EvalEvery: 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	before := c.Weights.Clone()
+	if _, err := tr.Fit(context.Background(), data); err != nil {
+		t.Fatal(err)
+	}
+	if c.Weights.Equal(before) {
+		t.Error("training did not change the compacted weights")
+	}
+	path := filepath.Join(t.TempDir(), "c.weights")
+	if err := c.Weights.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	lw, err := LoadWeights(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rm, err := Resize(m, lw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := Logits(c.Model, c.Weights, data.Test, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Logits(rm, lw, data.Test, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(a, b) {
+		t.Error("the reloaded compacted model gives other logits")
+	}
+	if _, err := Resize(builtins(t, data.Train.Shape)[0], lw); err == nil {
+		t.Error("Resize of lenet300100 with lenet5's weights: no error")
+	}
+}
+
+// On Fashion-MNIST (Debian's dataset-fashion-mnist), when installed.
+func TestCompactFashionMNIST(t *testing.T) {
+	const dir = "/usr/share/datasets/fashion-mnist"
+	if _, err := os.Stat(dir); err != nil {
+		t.Skipf("%s not installed (apt-get install dataset-fashion-mnist)", dir)
+	}
+	if testing.Short() {
+		t.Skip("-short")
+	}
+	data, err := Load(dir, 0, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	test, err := data.Test.Subset(seq(1000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range []Model{builtins(t, test.Shape)[0], builtins(t, test.Shape)[1]} {
+		rng := rand.New(rand.NewPCG(uint64(i), 5))
+		w, _ := NewWeights(m, tensor.Float32, rng)
+		randomBiases(w, rng)
+		gs, err := Groups(m, test.Shape)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ms := prune.NewMasks(w.Prunable())
+		if err := (prune.Grouped{Groups: gs, Scorer: prune.L2{}, Amount: prune.Fraction(0.5)}).Prune(ms, w.Params()); err != nil {
+			t.Fatal(err)
+		}
+		checkEquivalent(t, m, w, ms, test)
+	}
+}
+
+func seq(n int) []int {
+	s := make([]int, n)
+	for i := range s {
+		s[i] = i
+	}
+	return s
 }
