@@ -3,10 +3,10 @@ package train
 import (
 	"context"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
-	"math/rand/v2"
 	"strings"
 	"testing"
 
