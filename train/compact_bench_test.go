@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/shearsml/shears/prune"
 	"gorgonia.org/tensor"
@@ -94,5 +95,53 @@ func BenchmarkCompact(b *testing.B) {
 		if _, err := Compact(m, w, ms, []int{1, 28, 28}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkCompactSpeedup runs the dense and the compacted model's forward
+// pass alternately, one call each per iteration, and reports the ratio of
+// their total times as "speedup" (and each one's ns per call): the two sides
+// share the machine's state at every moment, so the ratio holds on a busy
+// machine.
+//
+//	go test ./train -run - -bench CompactSpeedup -cpu 1
+func BenchmarkCompactSpeedup(b *testing.B) {
+	for _, c := range []struct {
+		name  string
+		batch int
+	}{{"lenet300100", 1}, {"lenet300100", 60}, {"conv2", 1}, {"conv2", 60}} {
+		m, w, _, cm := compactFixture(b, c.name)
+		x := make([]float32, c.batch*28*28)
+		for i := range x {
+			x[i] = float32(i%255) / 255
+		}
+		b.Run(fmt.Sprintf("%s/batch%d", c.name, c.batch), func(b *testing.B) {
+			pd, err := NewPredictor(m, w, c.batch, []int{1, 28, 28})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer pd.Close()
+			pc, err := NewPredictor(cm.Model, cm.Weights, c.batch, []int{1, 28, 28})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer pc.Close()
+			var td, tc time.Duration
+			for b.Loop() {
+				t0 := time.Now()
+				if _, err := pd.Run(x); err != nil {
+					b.Fatal(err)
+				}
+				t1 := time.Now()
+				if _, err := pc.Run(x); err != nil {
+					b.Fatal(err)
+				}
+				td += t1.Sub(t0)
+				tc += time.Since(t1)
+			}
+			b.ReportMetric(float64(td)/float64(tc), "speedup")
+			b.ReportMetric(float64(td.Nanoseconds())/float64(b.N), "dense-ns/call")
+			b.ReportMetric(float64(tc.Nanoseconds())/float64(b.N), "compact-ns/call")
+		})
 	}
 }

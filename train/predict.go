@@ -26,6 +26,8 @@ type Predictor struct {
 	// other, without the TapeMachine's goroutine hand-off on every run.
 	direct []directStep
 	vals   []gorgonia.Value
+	xIdx   int  // the input's index in vals
+	view   bool // float32: run on the caller's slice itself, not a copy
 }
 
 // directStep calls op on vals[in...] and stores the result in vals[out].
@@ -60,7 +62,7 @@ func NewPredictor(m Model, w *Weights, batch int, input []int) (*Predictor, erro
 	}
 	p.logits, p.classes = logits, logits.Shape()[1]
 	p.out = make([]float32, batch*p.classes)
-	if p.planDirect(logits) {
+	if p.planDirect(logits, x) {
 		return p, nil
 	}
 	if p.vm, err = compile(m, g, append(gorgonia.Nodes{x}, wn...), gorgonia.Nodes{logits}); err != nil {
@@ -71,7 +73,7 @@ func NewPredictor(m Model, w *Weights, batch int, input []int) (*Predictor, erro
 
 // planDirect plans the direct execution of the graph of logits, if every op
 // in it is one of train's layers; otherwise it reports false.
-func (p *Predictor) planDirect(logits *gorgonia.Node) bool {
+func (p *Predictor) planDirect(logits, x *gorgonia.Node) bool {
 	idx := map[*gorgonia.Node]int{}
 	var steps []directStep
 	var vals []gorgonia.Value
@@ -111,7 +113,12 @@ func (p *Predictor) planDirect(logits *gorgonia.Node) bool {
 	if !visit(logits) || len(steps) == 0 {
 		return false
 	}
-	p.direct, p.vals = steps, vals
+	i, ok := idx[x]
+	if !ok {
+		return false
+	}
+	p.direct, p.vals, p.xIdx = steps, vals, i
+	p.view = p.in.x32 != nil
 	return true
 }
 
@@ -126,10 +133,15 @@ func (p *Predictor) Run(x []float32) ([]float32, error) {
 	if len(x) != p.batch*p.in.f {
 		return nil, fmt.Errorf("train: Predictor.Run: %d values, want %d examples × %d", len(x), p.batch, p.in.f)
 	}
-	for i := 0; i < p.batch; i++ {
-		p.in.setX(i, x[i*p.in.f:(i+1)*p.in.f])
-	}
 	var zv gorgonia.Value
+	if p.direct != nil && p.view {
+		// train's layers only read their inputs: run on the caller's slice.
+		p.vals[p.xIdx] = tensor.New(tensor.WithShape(p.in.x.Shape()...), tensor.WithBacking(x))
+	} else {
+		for i := 0; i < p.batch; i++ {
+			p.in.setX(i, x[i*p.in.f:(i+1)*p.in.f])
+		}
+	}
 	if p.direct != nil {
 		var in [4]gorgonia.Value
 		for _, s := range p.direct {
