@@ -10,6 +10,7 @@ import (
 
 	"github.com/chewxy/hm"
 	"github.com/pkg/errors"
+	"github.com/shearsml/shears/train/internal/kernel"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -292,6 +293,10 @@ type denseOp struct {
 	opKit
 	relu  bool
 	xdims int
+	// sparse, when not nil, is the weight's mask as the sparse kernels
+	// read it (set by the Trainer, see sparse.go); the op and its two
+	// gradient ops then compute at the kept weights only.
+	sparse *kernel.Pattern
 }
 
 func (op *denseOp) Arity() int { return 3 }
@@ -335,6 +340,10 @@ func (op *denseOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
 
 func denseKernel[T float](op *denseOp, a *args[T]) error {
 	ws := a.shape[1]
+	if op.sparse != nil && isF32[T]() {
+		sparseFwd(op.sparse, as32(a.in[0]), as32(a.in[1]), as32(a.in[2]), as32(a.out), a.dims[0], op.relu)
+		return nil
+	}
 	denseFwd(a.in[0], a.in[1], a.in[2], a.out, a.dims[0], ws[0], ws[1], op.relu)
 	return nil
 }
@@ -367,7 +376,7 @@ func (op *denseOp) SymDiff(in gorgonia.Nodes, output, grad *gorgonia.Node) (gorg
 			return nil, err
 		}
 	}
-	dw, err := gorgonia.ApplyOp(&matTNOp{xdims: x.Dims()}, x, dz)
+	dw, err := gorgonia.ApplyOp(&matTNOp{xdims: x.Dims(), fwd: op}, x, dz)
 	if err != nil {
 		return nil, err
 	}
@@ -375,7 +384,7 @@ func (op *denseOp) SymDiff(in gorgonia.Nodes, output, grad *gorgonia.Node) (gorg
 	if err != nil {
 		return nil, err
 	}
-	dx, err := gorgonia.ApplyOp(&matNTOp{xShape: x.Shape().Clone()}, dz, w)
+	dx, err := gorgonia.ApplyOp(&matNTOp{xShape: x.Shape().Clone(), fwd: op}, dz, w)
 	if err != nil {
 		return nil, err
 	}
@@ -433,6 +442,7 @@ func reluGrad[T float](y, dy, out []T) {
 type matTNOp struct {
 	opKit
 	xdims int
+	fwd   *denseOp // the layer, for its sparse kernels; nil in tests
 }
 
 func (op *matTNOp) Arity() int    { return 2 }
@@ -460,8 +470,12 @@ func (op *matTNOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
 	return run(op, vals, matTNKernel[float32], matTNKernel[float64])
 }
 
-func matTNKernel[T float](_ *matTNOp, a *args[T]) error {
+func matTNKernel[T float](op *matTNOp, a *args[T]) error {
 	batch, k, n := a.shape[1][0], a.dims[0], a.dims[1]
+	if op.fwd != nil && op.fwd.sparse != nil && isF32[T]() {
+		op.fwd.sparse.GradW(as32(a.out), as32(a.in[0]), as32(a.in[1]), batch)
+		return nil
+	}
 	gemm(true, false, k, n, batch, a.in[0], k, a.in[1], n, 0, a.out, n)
 	return nil
 }
@@ -471,6 +485,7 @@ func matTNKernel[T float](_ *matTNOp, a *args[T]) error {
 type matNTOp struct {
 	opKit
 	xShape tensor.Shape
+	fwd    *denseOp // the layer, for its sparse kernels; nil in tests
 }
 
 func (op *matNTOp) Arity() int { return 2 }
@@ -500,9 +515,13 @@ func (op *matNTOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
 	return run(op, vals, matNTKernel[float32], matNTKernel[float64])
 }
 
-func matNTKernel[T float](_ *matNTOp, a *args[T]) error {
+func matNTKernel[T float](op *matNTOp, a *args[T]) error {
 	zs, ws := a.shape[0], a.shape[1]
 	batch, n, k := zs[0], zs[1], ws[0]
+	if op.fwd != nil && op.fwd.sparse != nil && isF32[T]() {
+		op.fwd.sparse.GradX(as32(a.out), as32(a.in[0]), as32(a.in[1]), batch)
+		return nil
+	}
 	gemm(false, true, batch, k, n, a.in[0], n, a.in[1], n, 0, a.out, k)
 	return nil
 }

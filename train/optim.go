@@ -127,6 +127,8 @@ type momentumState struct {
 	nesterov bool
 	sizes    []int
 	buf      []*tensor.Dense
+	kept     [][]int32 // per param, the entries to update; nil: all (sparse.go)
+	kbuf     keptBuf
 }
 
 func (s *momentumState) Tensors() []*tensor.Dense { return s.buf }
@@ -136,6 +138,10 @@ func (s *momentumState) Update(params []prune.Param, lr float64) error {
 		return err
 	}
 	for i, p := range params {
+		if i < len(s.kept) && s.kept[i] != nil && p.Value.Dtype() == tensor.Float32 {
+			momentumKept(&s.kbuf, s.kept[i], floats[float32](p.Value), floats[float32](p.Grad), floats[float32](s.buf[i]), float32(lr), float32(s.mu), float32(s.wd), s.nesterov)
+			continue
+		}
 		if p.Value.Dtype() == tensor.Float32 {
 			momentumStep(floats[float32](p.Value), floats[float32](p.Grad), floats[float32](s.buf[i]), float32(lr), float32(s.mu), float32(s.wd), s.nesterov)
 		} else {
@@ -206,6 +212,8 @@ type adamState struct {
 	m, v            []*tensor.Dense
 	t               *tensor.Dense
 	all             []*tensor.Dense
+	kept            [][]int32 // per param, the entries to update; nil: all (sparse.go)
+	kbuf            keptBuf
 }
 
 func (s *adamState) Tensors() []*tensor.Dense { return s.all }
@@ -222,6 +230,11 @@ func (s *adamState) Update(params []prune.Param, lr float64) error {
 	step := lr / bc1
 	inv := 1 / math.Sqrt(bc2)
 	for i, p := range params {
+		if i < len(s.kept) && s.kept[i] != nil && p.Value.Dtype() == tensor.Float32 {
+			adamKept(&s.kbuf, s.kept[i], floats[float32](p.Value), floats[float32](p.Grad), floats[float32](s.m[i]), floats[float32](s.v[i]),
+				float32(step), float32(s.b1), float32(s.b2), float32(inv), float32(s.eps), float32(s.wd))
+			continue
+		}
 		if p.Value.Dtype() == tensor.Float32 {
 			adamStep(floats[float32](p.Value), floats[float32](p.Grad), floats[float32](s.m[i]), floats[float32](s.v[i]),
 				float32(step), float32(s.b1), float32(s.b2), float32(inv), float32(s.eps), float32(s.wd))

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/shearsml/shears/prune"
+	"github.com/shearsml/shears/train/internal/kernel"
 	"gorgonia.org/tensor"
 )
 
@@ -44,6 +45,15 @@ type Config struct {
 	// Progress, when it is a terminal, shows a progress bar with the rate
 	// and the time left; nil, or any other writer, shows nothing.
 	Progress io.Writer
+	// Kernels chooses, per masked dense layer (Dense, DenseReLU), the dense
+	// kernel or the sparse kernels that compute at kept weights only, and
+	// the optimizer then updates kept weights only. The zero value,
+	// KernelsAuto, runs sparse the layers that keep at most
+	// SparseThreshold of their weights. Weights, losses and optimizer state
+	// are the same bit for bit whatever the choice; it applies to float32
+	// weights on the default build with AVX2 (Backend "go-avx2"), where
+	// every other case runs dense.
+	Kernels Kernels
 }
 
 // Eval is the result of one evaluation. A set that is absent (Splits.Val
@@ -116,7 +126,8 @@ type Trainer struct {
 	closed bool
 
 	masks   *prune.Masks
-	maskIdx []int // weight index of each mask
+	maskIdx []int             // weight index of each mask
+	sparse  []*kernel.Pattern // per weight, its sparse kernels or nil (sparse.go)
 
 	tg    *trainGraph
 	evals map[int]*evalGraph
@@ -157,6 +168,9 @@ func NewTrainer(m Model, w *Weights, cfg Config) (*Trainer, error) {
 	}
 	if cfg.Batch < 0 || cfg.Iterations < 0 || cfg.Epochs < 0 || cfg.EvalEvery < 0 || cfg.EvalBatch < 0 {
 		return nil, fmt.Errorf("train: Config has a negative Batch, Iterations, Epochs, EvalEvery or EvalBatch: %+v", cfg)
+	}
+	if cfg.Kernels < KernelsAuto || cfg.Kernels > KernelsSparse {
+		return nil, fmt.Errorf("train: Config.Kernels is %v, want KernelsAuto, KernelsDense or KernelsSparse", cfg.Kernels)
 	}
 	if cfg.Batch == 0 {
 		cfg.Batch = 60
@@ -203,7 +217,7 @@ func (t *Trainer) Model() Model { return t.model }
 func (t *Trainer) SetMasks(ms *prune.Masks) error {
 	if ms == nil {
 		t.masks, t.maskIdx = nil, nil
-		return nil
+		return t.planSparse()
 	}
 	pr := t.w.Prunable()
 	if err := ms.Apply(pr); err != nil {
@@ -214,7 +228,7 @@ func (t *Trainer) SetMasks(ms *prune.Masks) error {
 		idx[i] = t.w.index[p.Name]
 	}
 	t.masks, t.maskIdx = ms, idx
-	return nil
+	return t.planSparse()
 }
 
 // Masks returns the masks in force, or nil.
@@ -453,6 +467,9 @@ func (t *Trainer) trainStep(d *Dataset) (float64, error) {
 	}
 	if t.masks != nil {
 		for i, wi := range t.maskIdx {
+			if t.sparse[wi] != nil {
+				continue // GradW leaves the pruned gradients at zero
+			}
 			if err := t.masks.At(i).ApplyTo(t.params[wi].Grad); err != nil {
 				return 0, fmt.Errorf("train: step %d: %w", t.step, err)
 			}
@@ -464,6 +481,9 @@ func (t *Trainer) trainStep(d *Dataset) (float64, error) {
 	}
 	if t.masks != nil {
 		for i, wi := range t.maskIdx {
+			if t.sparse[wi] != nil {
+				continue // the optimizer updates kept weights only
+			}
 			if err := t.masks.At(i).ApplyTo(t.params[wi].Value); err != nil {
 				return 0, fmt.Errorf("train: step %d: %w", t.step, err)
 			}
