@@ -233,8 +233,7 @@ func (s *adamState) Update(params []prune.Param, lr float64) error {
 	k64 := newAdamCoef[float64](s.b1, s.b2, step, inv, s.eps, s.wd)
 	for i, p := range params {
 		if i < len(s.kept) && s.kept[i] != nil && p.Value.Dtype() == tensor.Float32 {
-			adamKept(&s.kbuf, s.kept[i], floats[float32](p.Value), floats[float32](p.Grad), floats[float32](s.m[i]), floats[float32](s.v[i]),
-				float32(step), float32(s.b1), float32(s.b2), float32(inv), float32(s.eps), float32(s.wd))
+			adamKept(&s.kbuf, s.kept[i], floats[float32](p.Value), floats[float32](p.Grad), floats[float32](s.m[i]), floats[float32](s.v[i]), &k32)
 			continue
 		}
 		if p.Value.Dtype() == tensor.Float32 {

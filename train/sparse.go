@@ -200,12 +200,12 @@ func (b *keptBuf) size(n int) {
 // each entry gets the same bits), and scatters them back. Pruned entries,
 // whose gradient and state are zero, would not change under the dense
 // update either.
-func adamKept(buf *keptBuf, idx []int32, w, g, m, v []float32, step, b1, b2, inv, eps, wd float32) {
+func adamKept(buf *keptBuf, idx []int32, w, g, m, v []float32, k *adamCoef[float32]) {
 	buf.size(len(idx))
 	for q, i := range idx {
 		buf.w[q], buf.g[q], buf.m[q], buf.v[q] = w[i], g[i], m[i], v[i]
 	}
-	adamStep(buf.w, buf.g, buf.m, buf.v, step, b1, b2, inv, eps, wd)
+	adamStep(buf.w, buf.g, buf.m, buf.v, k)
 	for q, i := range idx {
 		w[i], m[i], v[i] = buf.w[q], buf.m[q], buf.v[q]
 	}
