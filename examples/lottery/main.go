@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/shearsml/shears/lottery"
+	"github.com/shearsml/shears/train"
 	"github.com/shearsml/shears/metrics"
 	"gonum.org/v1/plot/vg"
 )
@@ -99,6 +100,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		merge      = fs.String("merge", "", "merge the shard `folders` (comma-separated) into -out instead of running")
 		quickMode  = fs.Bool("quick", false, "a tiny run for CI: 2 levels, 1 trial, 50 steps")
 		noPlot     = fs.Bool("no-plot", false, "do not draw accuracy.png and accuracy.svg")
+		kernels    = fs.String("kernels", "auto", "`kernels` of pruned dense layers: auto, dense or sparse (the results are the same)")
 	)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -195,12 +197,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return bad(err)
 	}
+	kern, err := train.ParseKernels(*kernels)
+	if err != nil {
+		return bad(err)
+	}
 	if err := exp.Validate(); err != nil {
 		return bad(err)
 	}
 
 	start := time.Now()
-	res, err := lottery.Run(ctx, *out, exp, lottery.Options{Shard: sh, Log: stdout, Progress: stderr})
+	res, err := lottery.Run(ctx, *out, exp, lottery.Options{Shard: sh, Log: stdout, Progress: stderr, Kernels: kern})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		if ctx.Err() != nil {
