@@ -33,8 +33,8 @@ import (
 	"time"
 
 	"github.com/shearsml/shears/lottery"
-	"github.com/shearsml/shears/train"
 	"github.com/shearsml/shears/metrics"
+	"github.com/shearsml/shears/train"
 	"gonum.org/v1/plot/vg"
 )
 
