@@ -211,7 +211,10 @@ func transpose(t, a []float32, rows, cols, ld int) {
 	tiles(t, a, rows, cols, cols, ld)
 	if rows < ld {
 		for c := 0; c < cols; c++ {
-			clear(t[c*ld+rows : c*ld+ld])
+			pad := t[c*ld+rows : c*ld+ld]
+			for r := range pad { // a few lanes: a loop, not a memclr call
+				pad[r] = 0
+			}
 		}
 	}
 }
