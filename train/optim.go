@@ -213,10 +213,19 @@ type adamState struct {
 	t               *tensor.Dense
 	all             []*tensor.Dense
 	kept            [][]int32 // per param, the entries to update; nil: all (sparse.go)
+	cm, cv          [][]float32
+	stale           bool
 	kbuf            keptBuf
 }
 
-func (s *adamState) Tensors() []*tensor.Dense { return s.all }
+// Tensors returns the moments and the step count; for params updated at
+// kept entries only, the moments are copied in from their compact form
+// (sparse.go) on each call.
+func (s *adamState) Tensors() []*tensor.Dense {
+	s.sync()
+	s.stale = s.kept != nil
+	return s.all
+}
 
 func (s *adamState) Update(params []prune.Param, lr float64) error {
 	if err := checkUpdate(params, s.sizes); err != nil {
@@ -233,7 +242,10 @@ func (s *adamState) Update(params []prune.Param, lr float64) error {
 	k64 := newAdamCoef[float64](s.b1, s.b2, step, inv, s.eps, s.wd)
 	for i, p := range params {
 		if i < len(s.kept) && s.kept[i] != nil && p.Value.Dtype() == tensor.Float32 {
-			adamKept(&s.kbuf, s.kept[i], floats[float32](p.Value), floats[float32](p.Grad), floats[float32](s.m[i]), floats[float32](s.v[i]), &k32)
+			if s.stale {
+				s.gather()
+			}
+			adamKept(&s.kbuf, s.kept[i], floats[float32](p.Value), floats[float32](p.Grad), s.cm[i], s.cv[i], &k32)
 			continue
 		}
 		if p.Value.Dtype() == tensor.Float32 {

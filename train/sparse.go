@@ -176,7 +176,50 @@ func keptIndex(masks []*prune.Mask, sparse []*kernel.Pattern, state ...[]*tensor
 }
 
 func (s *adamState) setKept(masks []*prune.Mask, sparse []*kernel.Pattern) {
+	s.sync()
 	s.kept = keptIndex(masks, sparse, s.m, s.v)
+	s.cm, s.cv = make([][]float32, len(s.kept)), make([][]float32, len(s.kept))
+	s.stale = true
+}
+
+// The moments of a param updated at kept entries only live in compact
+// arrays (cm, cv, in the order of kept), which a step reads and writes
+// sequentially; m and v hold them after sync, which Tensors calls. After
+// Tensors, whose caller may write new moments into m and v (a checkpoint
+// being restored), the next Update gathers the compact arrays again.
+
+// sync copies the compact moments into m and v, unless m and v are newer
+// (stale: Tensors was called since the last Update).
+func (s *adamState) sync() {
+	if s.stale {
+		return
+	}
+	for i, idx := range s.kept {
+		if idx == nil || s.cm[i] == nil {
+			continue
+		}
+		m, v := floats[float32](s.m[i]), floats[float32](s.v[i])
+		for q, j := range idx {
+			m[j], v[j] = s.cm[i][q], s.cv[i][q]
+		}
+	}
+}
+
+// gather copies m and v into the compact moments.
+func (s *adamState) gather() {
+	for i, idx := range s.kept {
+		if idx == nil || s.m[i].Dtype() != tensor.Float32 {
+			continue
+		}
+		if len(s.cm[i]) != len(idx) {
+			s.cm[i], s.cv[i] = make([]float32, len(idx)), make([]float32, len(idx))
+		}
+		m, v := floats[float32](s.m[i]), floats[float32](s.v[i])
+		for q, j := range idx {
+			s.cm[i][q], s.cv[i][q] = m[j], v[j]
+		}
+	}
+	s.stale = false
 }
 
 func (s *momentumState) setKept(masks []*prune.Mask, sparse []*kernel.Pattern) {
@@ -195,19 +238,20 @@ func (b *keptBuf) size(n int) {
 	b.w, b.g, b.m, b.v = b.w[:n], b.g[:n], b.m[:n], b.v[:n]
 }
 
-// adamKept runs adamStep on the kept entries idx of one float32 param: it
-// gathers them, updates them with the same code as the dense update (so
-// each entry gets the same bits), and scatters them back. Pruned entries,
-// whose gradient and state are zero, would not change under the dense
-// update either.
+// adamKept runs adamStep on the kept entries idx of one float32 param,
+// whose moments are the compact m and v: it gathers the weights and
+// gradients, updates them with the same code as the dense update (so each
+// entry gets the same bits), and scatters the weights back. Pruned
+// entries, whose gradient and moments are zero, would not change under the
+// dense update either.
 func adamKept(buf *keptBuf, idx []int32, w, g, m, v []float32, k *adamCoef[float32]) {
 	buf.size(len(idx))
 	for q, i := range idx {
-		buf.w[q], buf.g[q], buf.m[q], buf.v[q] = w[i], g[i], m[i], v[i]
+		buf.w[q], buf.g[q] = w[i], g[i]
 	}
-	adamStep(buf.w, buf.g, buf.m, buf.v, k)
+	adamStep(buf.w, buf.g, m, v, k)
 	for q, i := range idx {
-		w[i], m[i], v[i] = buf.w[q], buf.m[q], buf.v[q]
+		w[i] = buf.w[q]
 	}
 }
 

@@ -200,3 +200,73 @@ func TestKernelsAutoChoice(t *testing.T) {
 		t.Error("ParseKernels accepted fast")
 	}
 }
+
+// TestSparseSnapshot: a masked run stopped at a snapshot and resumed in a
+// new trainer ends with the weights and optimizer state of an
+// uninterrupted run, with either kernels, and the two kernels agree.
+func TestSparseSnapshot(t *testing.T) {
+	if !kernel.HasAVX2 || Backend() != "go-avx2" {
+		t.Skip("the sparse kernels need the default build on an AVX2 CPU")
+	}
+	data, err := Load("digits", 180, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := LeNet300100(data.Train.Shape, data.Train.Classes)
+	var finals []*Weights
+	var states [][]*tensor.Dense
+	for _, k := range []Kernels{KernelsDense, KernelsSparse} {
+		newTrainer := func(iters int) (*Trainer, *prune.Masks) {
+			w, err := NewWeights(m, tensor.Float32, rand.New(rand.NewPCG(2, 0)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr, err := NewTrainer(m, w, Config{Iterations: iters, Kernels: k, Seed: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			params := w.Prunable()
+			ms := prune.NewMasks(params)
+			if err := (prune.Global{Scorer: prune.L1{}, Amount: prune.Fraction(0.9)}).Prune(ms, params); err != nil {
+				t.Fatal(err)
+			}
+			if err := tr.SetMasks(ms); err != nil {
+				t.Fatal(err)
+			}
+			return tr, ms
+		}
+		whole, _ := newTrainer(120)
+		if _, err := whole.Fit(context.Background(), data); err != nil {
+			t.Fatal(err)
+		}
+		first, _ := newTrainer(60)
+		if _, err := first.Fit(context.Background(), data); err != nil {
+			t.Fatal(err)
+		}
+		snap := first.Snapshot()
+		second, _ := newTrainer(120)
+		if err := second.Restore(snap); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := second.Fit(context.Background(), data); err != nil {
+			t.Fatal(err)
+		}
+		if !whole.Weights().Equal(second.Weights()) {
+			t.Errorf("%v: resumed weights differ from the uninterrupted run's", k)
+		}
+		if err := sameTensors(whole.opt.Tensors(), second.opt.Tensors()); err != nil {
+			t.Errorf("%v: resumed optimizer state: %v", k, err)
+		}
+		finals = append(finals, whole.Weights())
+		states = append(states, whole.opt.Tensors())
+		for _, tr := range []*Trainer{whole, first, second} {
+			tr.Close()
+		}
+	}
+	if !finals[0].Equal(finals[1]) {
+		t.Error("dense and sparse kernels end with different weights")
+	}
+	if err := sameTensors(states[0], states[1]); err != nil {
+		t.Errorf("dense and sparse optimizer states: %v", err)
+	}
+}
