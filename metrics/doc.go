@@ -14,6 +14,19 @@
 // 266,200 FLOPs, LeNet-5 416,520. The Report prints as an aligned table and
 // writes CSV and JSON.
 //
+// AccountModel counts the same from a model's dependency groups
+// (prune.Groups, as train.Groups traces them), with no hand-written layer
+// list, and propagates structured masks through the groups: the rows of the
+// next layer that read a pruned unit count as pruned too, which is the work a
+// compacted model (train.Compact) really does.
+//
+// # Latency
+//
+// MeasureLatency times functions the caller passes (a forward pass of each
+// model at one batch size, say), interleaving their rounds so that a busy
+// machine slows them alike, and reports the median milliseconds per call and
+// speedups. metrics knows no models: it calls what it is given.
+//
 // # Results
 //
 // Row is one line of the results the lottery package writes (results.csv and
@@ -35,6 +48,6 @@
 // or Render to bytes for a notebook. Plots are laid out for DefaultWidth ×
 // DefaultHeight unless WithSize says otherwise.
 //
-// The package depends on prune only for prune.Masks; callers hand it plain
-// values.
+// The package depends on prune only for prune.Masks and prune.Groups;
+// callers hand it plain values.
 package metrics

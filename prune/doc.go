@@ -40,6 +40,31 @@
 //
 // Pruners change masks only; call Masks.Apply afterwards to zero the weights.
 //
+// # Dependency groups: structured pruning that shrinks the model
+//
+// Structured masks alone make nothing smaller: a pruned unit keeps its bias
+// and the next layer still multiplies its rows. Trace walks the Gorgonia
+// graph a network builds, from each parameter node through its consumers,
+// and returns its Groups: for each layer, the slices of every parameter that
+// must go together with each of its units (a dense unit: its weight column,
+// its bias entry, the next layer's row; a filter: its kernel, its bias, the
+// next convolution's input channel or, after a flatten, the block of rows
+// of the next dense layer), as Torch-Pruning's DepGraph does for PyTorch. It
+// knows Gorgonia's Mul, BroadcastAdd, Rectify, Conv2d, MaxPool2D, Reshape and
+// Dropout, and ops that describe themselves through the Coupler interface
+// (train's fused layers do); anything else is an error that names the op and
+// the node, never a silently wrong group.
+//
+// Grouped prunes whole units by the importance of all their slices
+// together (the sum of |w| or the norm over the group), per layer or ranked
+// globally, with exact counts, a minimum of units per layer and kept counts
+// rounded to a multiple; the logits' layer is left whole unless asked.
+// Groups.Dead says which units are dead under any masks, Groups.Propagate
+// extends masks to every slice of the dead units. The surgery that removes
+// them (train.Compact) lives in package train, which owns models and
+// weights: prune does not import train, and train's ops reach prune through
+// Coupler.
+//
 // # Amounts
 //
 // An Amount says how many to prune from a group of candidates (a Param, or

@@ -90,6 +90,19 @@
 // exactly zero under every optimizer (Adam's moments or momentum would
 // otherwise move them).
 //
+// # Compaction
+//
+// Groups traces the graph a Model builds and returns its dependency groups
+// (prune.Trace): which slices of which params belong to each unit or filter.
+// After structured pruning (prune.Grouped), Compact returns a physically
+// smaller Model and Weights with the pruned units removed wherever their
+// groups reach, the constant output of a unit whose weights are pruned folded
+// into the next layer's bias, so that the logits equal the masked model's
+// within float32 rounding; the compacted model trains, saves and loads like
+// any other (Resize rebuilds it from saved weights). Predictor runs a
+// model's forward pass on batches of a fixed size (Logits over a data set),
+// which is what latency is measured on.
+//
 // # Snapshots and checkpoints
 //
 // Snapshot copies the weights, the optimizer's state and the step; Restore
