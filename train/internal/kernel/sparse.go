@@ -56,6 +56,11 @@ type Pattern struct {
 	zT, gOut   []float32
 	acc        []float32
 	cleared    *float32 // GradW's last output, whose pruned entries are 0
+	// xTOf is the x that Forward last transposed into xT, with its batch;
+	// GradW reuses xT when it gets the same x (a training step's backward
+	// pass follows its forward pass), and forgets it.
+	xTOf    *float32
+	xTBatch int
 }
 
 // MaxPatternSize bounds k·n: offsets are int32.
@@ -268,6 +273,7 @@ func (p *Pattern) Forward(y, x, w []float32, batch int) {
 	p.xT = grow(p.xT, p.k*ld)
 	p.oT = grow(p.oT, p.n*ld)
 	transpose(p.xT, x, batch, p.k, ld)
+	p.xTOf, p.xTBatch = &x[0], batch
 	transpose(p.oT, y, batch, p.n, ld)
 	runLanes(p.n, p.nbk, p.cPtr, p.cIdx, p.cVal, p.xT, p.oT, ld)
 	untranspose(y, p.oT, batch, p.n, ld)
@@ -331,7 +337,9 @@ func (p *Pattern) GradX(dx, dz, w []float32, batch int) {
 // Sgemm(true, false, k, n, batch, x, k, dz, n, 0, dw, n). Pruned entries of
 // dw are set to zero; to save the time, dw is cleared only when it is not
 // the slice of the last call, so the caller must leave its pruned entries
-// at zero between calls.
+// at zero between calls. When x is the slice the last Forward got, GradW
+// takes its transposed copy from that call: the caller must not change x
+// in between (a training step does not).
 //
 // Each kept entry is one FMA chain over the batch in increasing order (the
 // dense kernel's), eight entries of a column to a vector. The lanes past
@@ -364,9 +372,12 @@ func (p *Pattern) GradW(dw, x, dz []float32, batch int) {
 		}
 		p.ld = ld
 	}
-	p.xT = grow(p.xT, p.k*ld)
+	if p.xTOf != &x[0] || p.xTBatch != batch {
+		p.xT = grow(p.xT, p.k*ld)
+		transpose(p.xT, x, batch, p.k, ld)
+	}
+	p.xTOf = nil
 	p.zT = grow(p.zT, p.n*ld)
-	transpose(p.xT, x, batch, p.k, ld)
 	transpose(p.zT, dz, batch, p.n, ld)
 	spGradT4(len(p.grp)/40, &p.grpLd[0], &p.xT[0], &p.zT[0], ld/8, &p.gOut[0])
 	for q, o := range p.gOff {
