@@ -40,6 +40,10 @@ type Options struct {
 	// (drawn only when it is a terminal), when one training runs at a time
 	// (Workers 1): concurrent bars would garble each other.
 	Progress io.Writer
+	// Kernels is passed to every trainer (train.Config.Kernels). It
+	// changes the speed, never the results, so it is not part of the
+	// description or its hash.
+	Kernels train.Kernels
 }
 
 // Run runs the experiment exp and stores everything under dir (see the
@@ -126,6 +130,7 @@ type runner struct {
 	workers  int
 	log      io.Writer
 	progress io.Writer
+	kernels  train.Kernels
 	logMu    sync.Mutex
 
 	done, resumed atomic.Int64
@@ -139,7 +144,7 @@ func newRunner(dir string, exp Experiment, opts Options) (*runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &runner{exp: e, shard: opts.Shard, log: opts.Log, dtype: tensor.Float32}
+	r := &runner{exp: e, shard: opts.Shard, log: opts.Log, dtype: tensor.Float32, kernels: opts.Kernels}
 	if e.Dtype == "float64" {
 		r.dtype = tensor.Float64
 	}
@@ -439,6 +444,7 @@ func (r *runner) config(k Key, finetune bool) train.Config {
 		EvalEvery:  t.EvalEvery,
 		Seed:       seedOf(r.exp.Seed, purposeData, k.Trial, k.Level, k.Arm),
 		Progress:   r.progress,
+		Kernels:    r.kernels,
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/shearsml/shears/prune"
+
 	"github.com/shearsml/shears/train/internal/kernel"
 	"gonum.org/v1/gonum/blas"
 	"gorgonia.org/gorgonia"
@@ -29,41 +31,62 @@ func synthetic(n int, shape []int, classes int, seed uint64) *Dataset {
 // cross-entropy), float32, batch 60: the figure compared with PyTorch's
 // (scripts/bench_torch_train.py). Run it with -cpu 1 for a one-thread
 // comparison.
+//
+// The sub-benchmarks prune the weights globally by magnitude to 100%, 20%,
+// 7% and 2% of them kept (a lottery ticket's range) and train with
+// KernelsAuto, which runs the layers at or below SparseThreshold with the
+// sparse kernels; "7%-dense" forces the dense kernel at 7%. The steps'
+// results are the same bit for bit; compare the samples/s of a density
+// with "100%" for the speed-up of a pruned network.
 func BenchmarkTrainLeNet300100(b *testing.B) {
 	d := synthetic(600, []int{1, 28, 28}, 10, 1)
 	m, err := LeNet300100(d.Shape, 10)
 	if err != nil {
 		b.Fatal(err)
 	}
-	w, err := NewWeights(m, tensor.Float32, rand.New(rand.NewPCG(1, 0)))
-	if err != nil {
-		b.Fatal(err)
+	for _, c := range []struct {
+		name      string
+		remaining float64
+		k         Kernels
+	}{{"100%", 1, KernelsAuto}, {"20%", 0.2, KernelsAuto}, {"7%", 0.07, KernelsAuto}, {"7%-dense", 0.07, KernelsDense}, {"2%", 0.02, KernelsAuto}} {
+		b.Run(c.name, func(b *testing.B) {
+			w, err := NewWeights(m, tensor.Float32, rand.New(rand.NewPCG(1, 0)))
+			if err != nil {
+				b.Fatal(err)
+			}
+			t, err := NewTrainer(m, w, Config{Batch: 60, Optimizer: Adam{LR: 1.2e-3}, Kernels: c.k})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer t.Close()
+			if c.remaining < 1 {
+				params := w.Prunable()
+				ms := prune.NewMasks(params)
+				if err := (prune.Global{Scorer: prune.L1{}, Amount: prune.Fraction(1 - c.remaining)}).Prune(ms, params); err != nil {
+					b.Fatal(err)
+				}
+				if err := t.SetMasks(ms); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := t.ensureTrainGraph(d); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := t.trainStep(d); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := t.trainStep(d); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(60*b.N)/b.Elapsed().Seconds(), "samples/s")
+		})
 	}
-	t, err := NewTrainer(m, w, Config{Batch: 60, Optimizer: Adam{LR: 1.2e-3}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer t.Close()
-	if err := t.ensureTrainGraph(d); err != nil {
-		b.Fatal(err)
-	}
-	if _, err := t.trainStep(d); err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if _, err := t.trainStep(d); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(60*b.N)/b.Elapsed().Seconds(), "samples/s")
 }
 
-// BenchmarkSgemm compares the float32 matrix products of a LeNet-300-100
-// step (forward, weight gradient, input gradient of fc1/fc2) done by this
-// package's kernel and by the BLAS Gorgonia uses (gonum, or OpenBLAS with
-// -tags openblas).
 func BenchmarkSgemm(b *testing.B) {
 	for _, c := range []struct {
 		name    string

@@ -90,6 +90,7 @@ func (t *Trainer) Restore(s *Snapshot) error {
 		if err := t.masks.Apply(t.w.Prunable()); err != nil {
 			return fmt.Errorf("train: Restore: %w", err)
 		}
+		return t.planSparse() // and the pruned entries' optimizer state to zero
 	}
 	return nil
 }

@@ -88,6 +88,7 @@ type trainGraph struct {
 	loss    *gorgonia.Node
 	grads   []*gorgonia.Node
 	vm      gorgonia.VM
+	dense   []denseRef // the dense layers, for the sparse kernels
 }
 
 func (tg *trainGraph) setRow(i int, x []float32, label int) {
@@ -114,6 +115,7 @@ func (t *Trainer) ensureTrainGraph(d *Dataset) error {
 		return err
 	}
 	t.tg = tg
+	t.attachSparse(tg.dense)
 	return t.checkClasses(d, tg.classes)
 }
 
@@ -160,6 +162,7 @@ func buildTrainGraph(m Model, w *Weights, batch int, shape []int) (*trainGraph, 
 	if tg.vm, err = compile(m, g, inputs, outputs); err != nil {
 		return nil, err
 	}
+	tg.dense = denseRefs(g, wn)
 	return tg, nil
 }
 
@@ -202,6 +205,7 @@ type evalGraph struct {
 	in      graphInput
 	logits  *gorgonia.Node
 	vm      gorgonia.VM
+	dense   []denseRef // the dense layers, for the sparse kernels
 }
 
 func (eg *evalGraph) setRow(i int, x []float32) { eg.in.setX(i, x) }
@@ -249,6 +253,8 @@ func (t *Trainer) evalGraph(d *Dataset, size int) (*evalGraph, error) {
 	if eg.vm, err = compile(t.model, g, append(gorgonia.Nodes{x}, wn...), gorgonia.Nodes{logits}); err != nil {
 		return nil, err
 	}
+	eg.dense = denseRefs(g, wn)
+	t.attachSparse(eg.dense)
 	t.evals[size] = eg
 	return eg, nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/chewxy/hm"
 	"github.com/pkg/errors"
+	"github.com/shearsml/shears/train/internal/kernel"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -21,6 +22,14 @@ import (
 // model. Unlike most of Gorgonia's ops they allocate their outputs once and
 // reuse them on every run of the graph, and they call the matrix products
 // directly, which removes most of the per-step cost of a TapeMachine.
+//
+// Every op is written once:
+//   - its shape rule and checks in one method, outShape, which both
+//     InferShape (when the graph is built) and Do (at every run) call
+//     through inferShape and run;
+//   - its computation in one generic function over float32 and float64,
+//     which run calls with the inputs' backing slices; run is the only
+//     place that looks at dtypes.
 
 type float interface{ ~float32 | ~float64 }
 
@@ -37,12 +46,161 @@ func floats[T float](t *tensor.Dense) []T {
 	return unsafe.Slice((*T)(unsafe.Pointer(unsafe.SliceData(s))), len(s))[:n]
 }
 
-// opBase holds the Op methods every op of this file shares.
-type opBase struct{}
+// maxArity is the most inputs an op of this package takes.
+const maxArity = 4
 
-func (opBase) ReturnsPtr() bool     { return false }
-func (opBase) CallsExtern() bool    { return false }
-func (opBase) OverwritesInput() int { return -1 }
+// kernelOp is what inferShape and run need from an op.
+type kernelOp interface {
+	fmt.Stringer
+	Arity() int
+	kit() *opKit
+	// outShape checks the shapes of the inputs (one per input; a scalar
+	// input has an empty shape) and appends the output's shape to dst (none
+	// for a scalar output). It must not keep in.
+	outShape(dst []int, in []tensor.Shape) ([]int, error)
+}
+
+// args are the inputs and output of one run of an op, as T slices.
+type args[T float] struct {
+	in    [maxArity][]T // each tensor input's backing slice (nil for a scalar)
+	scal  [maxArity]float64
+	shape []tensor.Shape // the inputs' shapes
+	out   []T            // the output's backing slice (nil for a scalar output)
+	dims  []int          // the output's shape
+	loss  float64        // a scalar output's value, set by the kernel
+}
+
+// opKit is the run-time state every op of this package embeds: its output
+// buffer and the views of its inputs, reused on every run so that a run
+// allocates nothing.
+type opKit struct {
+	out   outBuf
+	dims  []int
+	shape [maxArity]tensor.Shape
+	a32   args[float32]
+	a64   args[float64]
+	s32   gorgonia.F32
+	s64   gorgonia.F64
+}
+
+func (k *opKit) kit() *opKit        { return k }
+func (*opKit) ReturnsPtr() bool     { return false }
+func (*opKit) CallsExtern() bool    { return false }
+func (*opKit) OverwritesInput() int { return -1 }
+
+// inferShape implements gorgonia.Op's InferShape for every op: it checks
+// that there is one tensor.Shape per input and hands them to op.outShape.
+func inferShape(op kernelOp, ds []gorgonia.DimSizer) (tensor.Shape, error) {
+	if len(ds) != op.Arity() {
+		return nil, fmt.Errorf("train: %v: %d input shapes, want %d", op, len(ds), op.Arity())
+	}
+	in := make([]tensor.Shape, len(ds))
+	for i, d := range ds {
+		s, ok := d.(tensor.Shape)
+		if !ok {
+			return nil, fmt.Errorf("train: %v: input %d has a %T, want a tensor.Shape", op, i, d)
+		}
+		in[i] = s
+	}
+	out, err := op.outShape(nil, in)
+	if err != nil {
+		return nil, fmt.Errorf("train: %v: %w", op, err)
+	}
+	if out == nil {
+		return tensor.ScalarShape(), nil
+	}
+	return tensor.Shape(out), nil
+}
+
+// run implements gorgonia.Op's Do for every op: it checks the inputs
+// (contiguous float32 or float64 tensors of one dtype, or float scalars),
+// checks their shapes with op.outShape, gets the reused output buffer and
+// calls k32 or k64, the two instantiations of the op's kernel. A scalar
+// output (no dimensions) is the kernel's args.loss.
+func run[O kernelOp](op O, vals []gorgonia.Value, k32 func(O, *args[float32]) error, k64 func(O, *args[float64]) error) (gorgonia.Value, error) {
+	n := op.Arity()
+	if len(vals) != n || n > maxArity {
+		return nil, fmt.Errorf("train: %v: %d inputs, want %d", op, len(vals), n)
+	}
+	k := op.kit()
+	var dt tensor.Dtype
+	var scal [maxArity]float64
+	for i, v := range vals {
+		switch t := v.(type) {
+		case *tensor.Dense:
+			if t == nil {
+				return nil, fmt.Errorf("train: %v: input %d is a nil tensor", op, i)
+			}
+			if d := t.Dtype(); d != tensor.Float32 && d != tensor.Float64 {
+				return nil, fmt.Errorf("train: %v: input %d has dtype %v, want float32 or float64", op, i, d)
+			}
+			if dt != (tensor.Dtype{}) && t.Dtype() != dt {
+				return nil, fmt.Errorf("train: %v: input %d has dtype %v, want %v like the inputs before it", op, i, t.Dtype(), dt)
+			}
+			if t.RequiresIterator() || !t.IsNativelyAccessible() {
+				return nil, fmt.Errorf("train: %v: input %d is not contiguous", op, i)
+			}
+			dt = t.Dtype()
+			k.shape[i] = t.Shape()
+		case *gorgonia.F32:
+			scal[i], k.shape[i] = float64(*t), tensor.Shape{}
+		case *gorgonia.F64:
+			scal[i], k.shape[i] = float64(*t), tensor.Shape{}
+		default:
+			return nil, fmt.Errorf("train: %v: input %d is %T, want a *tensor.Dense or a float scalar", op, i, v)
+		}
+	}
+	if dt == (tensor.Dtype{}) {
+		return nil, fmt.Errorf("train: %v: no tensor input", op)
+	}
+	dims, err := op.outShape(k.dims[:0], k.shape[:n])
+	k.dims = dims
+	if err != nil {
+		return nil, fmt.Errorf("train: %v: %w", op, err)
+	}
+	var out *tensor.Dense
+	if len(dims) > 0 {
+		out = k.out.get(dt, dims...)
+	}
+	if dt == tensor.Float32 {
+		a := &k.a32
+		fill(a, vals, scal, k.shape[:n], out, dims)
+		if err := k32(op, a); err != nil {
+			return nil, err
+		}
+		if out == nil {
+			k.s32 = gorgonia.F32(a.loss)
+			return &k.s32, nil
+		}
+		return out, nil
+	}
+	a := &k.a64
+	fill(a, vals, scal, k.shape[:n], out, dims)
+	if err := k64(op, a); err != nil {
+		return nil, err
+	}
+	if out == nil {
+		k.s64 = gorgonia.F64(a.loss)
+		return &k.s64, nil
+	}
+	return out, nil
+}
+
+func fill[T float](a *args[T], vals []gorgonia.Value, scal [maxArity]float64, shape []tensor.Shape, out *tensor.Dense, dims []int) {
+	for i := range a.in {
+		a.in[i] = nil
+		if i < len(vals) {
+			if t, ok := vals[i].(*tensor.Dense); ok {
+				a.in[i] = floats[T](t)
+			}
+		}
+	}
+	a.scal, a.shape, a.dims, a.loss = scal, shape, dims, 0
+	a.out = nil
+	if out != nil {
+		a.out = floats[T](out)
+	}
+}
 
 func hashOf(op interface{ WriteHash(hash.Hash) }) uint32 {
 	h := fnv.New32a()
@@ -74,61 +232,11 @@ func (b *outBuf) get(dt tensor.Dtype, shape ...int) *tensor.Dense {
 	return b.t
 }
 
-// dense returns input i as a contiguous *tensor.Dense of dtype dt.
-func dense(op fmt.Stringer, vals []gorgonia.Value, i int, dt tensor.Dtype) (*tensor.Dense, error) {
-	if i >= len(vals) {
-		return nil, fmt.Errorf("train: %v: %d inputs, want at least %d", op, len(vals), i+1)
-	}
-	t, ok := vals[i].(*tensor.Dense)
-	if !ok || t == nil {
-		return nil, fmt.Errorf("train: %v: input %d is %T, want *tensor.Dense", op, i, vals[i])
-	}
-	if dt != (tensor.Dtype{}) && t.Dtype() != dt {
-		return nil, fmt.Errorf("train: %v: input %d has dtype %v, want %v", op, i, t.Dtype(), dt)
-	}
-	if t.Dtype() != tensor.Float32 && t.Dtype() != tensor.Float64 {
-		return nil, fmt.Errorf("train: %v: input %d has dtype %v, want float32 or float64", op, i, t.Dtype())
-	}
-	if t.RequiresIterator() || !t.IsNativelyAccessible() {
-		return nil, fmt.Errorf("train: %v: input %d is not contiguous", op, i)
-	}
-	return t, nil
-}
-
-// inputs fetches the op's inputs (at most 4), all of one dtype (that of
-// the first).
-func inputs(op interface {
-	fmt.Stringer
-	Arity() int
-}, vals []gorgonia.Value) (in [4]*tensor.Dense, err error) {
-	if len(vals) != op.Arity() || len(vals) > len(in) {
-		return in, fmt.Errorf("train: %v: %d inputs, want %d", op, len(vals), op.Arity())
-	}
-	var dt tensor.Dtype
-	for i := range vals {
-		t, err := dense(op, vals, i, dt)
-		if err != nil {
-			return in, err
-		}
-		dt = t.Dtype()
-		in[i] = t
-	}
-	return in, nil
-}
-
 func tensorT(dims int) hm.Type {
 	if dims == 0 {
 		return hm.TypeVariable('a')
 	}
 	return &gorgonia.TensorType{Dims: dims, Of: hm.TypeVariable('a')}
-}
-
-func shapeOf(ds gorgonia.DimSizer) (tensor.Shape, error) {
-	s, ok := ds.(tensor.Shape)
-	if !ok {
-		return nil, errors.Errorf("train: expected a tensor.Shape, got %T", ds)
-	}
-	return s, nil
 }
 
 func prod(s []int) int {
@@ -137,6 +245,23 @@ func prod(s []int) int {
 		n *= d
 	}
 	return n
+}
+
+// wantDims checks that shape s of input i (named what) has dims
+// dimensions (at least dims if atLeast), each of positive size.
+func wantDims(s tensor.Shape, i, dims int, atLeast bool, what string) error {
+	if atLeast && len(s) < dims {
+		return fmt.Errorf("input %d (%s) has shape %v, want at least %d dimensions", i, what, s, dims)
+	}
+	if !atLeast && len(s) != dims {
+		return fmt.Errorf("input %d (%s) has shape %v, want %d dimensions", i, what, s, dims)
+	}
+	for _, d := range s {
+		if d < 1 {
+			return fmt.Errorf("input %d (%s) has shape %v, want positive sizes", i, what, s)
+		}
+	}
+	return nil
 }
 
 // ---------------------------------------------------------------------------
@@ -157,24 +282,21 @@ func denseNode(x, w, b *gorgonia.Node, relu bool) (*gorgonia.Node, error) {
 	if x == nil || w == nil || b == nil {
 		return nil, errors.New("train: Dense: nil node")
 	}
-	xs, ws, bs := x.Shape(), w.Shape(), b.Shape()
-	if len(xs) < 2 {
-		return nil, fmt.Errorf("train: Dense: input shape %v, want [batch, ...]", xs)
+	op := &denseOp{relu: relu, xdims: x.Dims()}
+	if _, err := op.outShape(nil, []tensor.Shape{x.Shape(), w.Shape(), b.Shape()}); err != nil {
+		return nil, fmt.Errorf("train: Dense: %w", err)
 	}
-	if len(ws) != 2 || len(bs) != 1 {
-		return nil, fmt.Errorf("train: Dense: weight shape %v and bias shape %v, want [in, out] and [out]", ws, bs)
-	}
-	if prod(xs[1:]) != ws[0] || bs[0] != ws[1] {
-		return nil, fmt.Errorf("train: Dense: input %v, weight %v and bias %v do not fit", xs, ws, bs)
-	}
-	return gorgonia.ApplyOp(&denseOp{relu: relu, xdims: len(xs)}, x, w, b)
+	return gorgonia.ApplyOp(op, x, w, b)
 }
 
 type denseOp struct {
-	opBase
+	opKit
 	relu  bool
 	xdims int
-	out   outBuf
+	// sparse, when not nil, is the weight's mask as the sparse kernels
+	// read it (set by the Trainer, see sparse.go); the op and its two
+	// gradient ops then compute at the kept weights only.
+	sparse *kernel.Pattern
 }
 
 func (op *denseOp) Arity() int { return 3 }
@@ -182,21 +304,26 @@ func (op *denseOp) Type() hm.Type {
 	return hm.NewFnType(tensorT(op.xdims), tensorT(2), tensorT(1), tensorT(2))
 }
 func (op *denseOp) InferShape(ds ...gorgonia.DimSizer) (tensor.Shape, error) {
-	if len(ds) != 3 {
-		return nil, errors.New("train: dense: want 3 shapes")
-	}
-	xs, err := shapeOf(ds[0])
-	if err != nil {
+	return inferShape(op, ds)
+}
+
+// outShape: x [batch, ...] with in = the product of the rest, w [in, out],
+// b [out] → [batch, out].
+func (op *denseOp) outShape(dst []int, in []tensor.Shape) ([]int, error) {
+	xs, ws, bs := in[0], in[1], in[2]
+	if err := wantDims(xs, 0, 2, true, "x"); err != nil {
 		return nil, err
 	}
-	ws, err := shapeOf(ds[1])
-	if err != nil {
+	if err := wantDims(ws, 1, 2, false, "weight"); err != nil {
 		return nil, err
 	}
-	if len(xs) < 1 || len(ws) != 2 {
-		return nil, fmt.Errorf("train: dense: shapes %v, %v", xs, ws)
+	if err := wantDims(bs, 2, 1, false, "bias"); err != nil {
+		return nil, err
 	}
-	return tensor.Shape{xs[0], ws[1]}, nil
+	if prod(xs[1:]) != ws[0] || bs[0] != ws[1] {
+		return nil, fmt.Errorf("input %v, weight %v and bias %v do not fit", xs, ws, bs)
+	}
+	return append(dst, xs[0], ws[1]), nil
 }
 func (op *denseOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "shears.dense{%v,%d}", op.relu, op.xdims) }
 func (op *denseOp) Hashcode() uint32      { return hashOf(op) }
@@ -208,23 +335,17 @@ func (op *denseOp) String() string {
 }
 
 func (op *denseOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
-	in, err := inputs(op, vals)
-	if err != nil {
-		return nil, err
+	return run(op, vals, denseKernel[float32], denseKernel[float64])
+}
+
+func denseKernel[T float](op *denseOp, a *args[T]) error {
+	ws := a.shape[1]
+	if op.sparse != nil && isF32[T]() {
+		sparseFwd(op.sparse, as32(a.in[0]), as32(a.in[1]), as32(a.in[2]), as32(a.out), a.dims[0], op.relu)
+		return nil
 	}
-	x, w, b := in[0], in[1], in[2]
-	xs, ws := x.Shape(), w.Shape()
-	batch, k, n := xs[0], ws[0], ws[1]
-	if x.Shape().TotalSize() != batch*k || b.Shape().TotalSize() != n {
-		return nil, fmt.Errorf("train: %v: input %v, weight %v, bias %v do not fit", op, xs, ws, b.Shape())
-	}
-	y := op.out.get(x.Dtype(), batch, n)
-	if x.Dtype() == tensor.Float32 {
-		denseFwd(floats[float32](x), floats[float32](w), floats[float32](b), floats[float32](y), batch, k, n, op.relu)
-	} else {
-		denseFwd(floats[float64](x), floats[float64](w), floats[float64](b), floats[float64](y), batch, k, n, op.relu)
-	}
-	return y, nil
+	denseFwd(a.in[0], a.in[1], a.in[2], a.out, a.dims[0], ws[0], ws[1], op.relu)
+	return nil
 }
 
 func denseFwd[T float](x, w, b, y []T, batch, k, n int, relu bool) {
@@ -255,7 +376,7 @@ func (op *denseOp) SymDiff(in gorgonia.Nodes, output, grad *gorgonia.Node) (gorg
 			return nil, err
 		}
 	}
-	dw, err := gorgonia.ApplyOp(&matTNOp{xdims: x.Dims()}, x, dz)
+	dw, err := gorgonia.ApplyOp(&matTNOp{xdims: x.Dims(), fwd: op}, x, dz)
 	if err != nil {
 		return nil, err
 	}
@@ -263,18 +384,18 @@ func (op *denseOp) SymDiff(in gorgonia.Nodes, output, grad *gorgonia.Node) (gorg
 	if err != nil {
 		return nil, err
 	}
-	dx, err := gorgonia.ApplyOp(&matNTOp{outShape: x.Shape()}, dz, w)
+	dx, err := gorgonia.ApplyOp(&matNTOp{xShape: x.Shape().Clone(), fwd: op}, dz, w)
 	if err != nil {
 		return nil, err
 	}
 	return gorgonia.Nodes{dx, dw, db}, nil
 }
 
-// reluGradOp: dy·[y > 0], for y and dy of any (equal) shape.
+// reluGradOp: dy·[y > 0], for y and dy of any equal size; the output has
+// y's shape.
 type reluGradOp struct {
-	opBase
+	opKit
 	dims int
-	out  outBuf
 }
 
 func (op *reluGradOp) Arity() int { return 2 }
@@ -282,33 +403,36 @@ func (op *reluGradOp) Type() hm.Type {
 	return hm.NewFnType(tensorT(op.dims), tensorT(op.dims), tensorT(op.dims))
 }
 func (op *reluGradOp) InferShape(ds ...gorgonia.DimSizer) (tensor.Shape, error) {
-	s, err := shapeOf(ds[0])
-	return s.Clone(), err
+	return inferShape(op, ds)
+}
+func (op *reluGradOp) outShape(dst []int, in []tensor.Shape) ([]int, error) {
+	if err := wantDims(in[0], 0, 1, true, "y"); err != nil {
+		return nil, err
+	}
+	if in[0].TotalSize() != in[1].TotalSize() {
+		return nil, fmt.Errorf("output %v and its gradient %v differ in size", in[0], in[1])
+	}
+	return append(dst, in[0]...), nil
 }
 func (op *reluGradOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "shears.reluGrad{%d}", op.dims) }
 func (op *reluGradOp) Hashcode() uint32      { return hashOf(op) }
 func (op *reluGradOp) String() string        { return "ReLUGrad" }
 func (op *reluGradOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
-	in, err := inputs(op, vals)
-	if err != nil {
-		return nil, err
-	}
-	y, dy := in[0], in[1]
-	if y.Shape().TotalSize() != dy.Shape().TotalSize() {
-		return nil, fmt.Errorf("train: %v: shapes %v and %v differ", op, y.Shape(), dy.Shape())
-	}
-	out := op.out.get(y.Dtype(), y.Shape()...)
-	if y.Dtype() == tensor.Float32 {
-		reluGrad(floats[float32](y), floats[float32](dy), floats[float32](out))
-	} else {
-		reluGrad(floats[float64](y), floats[float64](dy), floats[float64](out))
-	}
-	return out, nil
+	return run(op, vals, reluGradKernel[float32], reluGradKernel[float64])
+}
+
+func reluGradKernel[T float](_ *reluGradOp, a *args[T]) error {
+	reluGrad(a.in[0], a.in[1], a.out)
+	return nil
 }
 
 func reluGrad[T float](y, dy, out []T) {
 	out = out[:len(y)]
 	dy = dy[:len(y)]
+	if isF32[T]() {
+		reluGrad32(as32(y), as32(dy), as32(out))
+		return
+	}
 	for i, v := range y {
 		if v > 0 {
 			out[i] = dy[i]
@@ -318,119 +442,135 @@ func reluGrad[T float](y, dy, out []T) {
 	}
 }
 
+// reluGrad32 is reluGrad without a branch (the signs of y are random, and
+// a mispredicted branch per entry cost more than the rest of the op).
+func reluGrad32(y, dy, out []float32) {
+	out = out[:len(y)]
+	dy = dy[:len(y)]
+	for i, v := range y {
+		keep := uint32(0)
+		if v > 0 {
+			keep = ^uint32(0)
+		}
+		out[i] = math.Float32frombits(math.Float32bits(dy[i]) & keep)
+	}
+}
+
 // matTNOp: xᵀ·dz, x [batch, ...] flattened to [batch, k], dz [batch, n] → [k, n].
 type matTNOp struct {
-	opBase
+	opKit
 	xdims int
-	out   outBuf
+	fwd   *denseOp // the layer, for its sparse kernels; nil in tests
 }
 
 func (op *matTNOp) Arity() int    { return 2 }
 func (op *matTNOp) Type() hm.Type { return hm.NewFnType(tensorT(op.xdims), tensorT(2), tensorT(2)) }
 func (op *matTNOp) InferShape(ds ...gorgonia.DimSizer) (tensor.Shape, error) {
-	xs, err := shapeOf(ds[0])
-	if err != nil {
+	return inferShape(op, ds)
+}
+func (op *matTNOp) outShape(dst []int, in []tensor.Shape) ([]int, error) {
+	xs, zs := in[0], in[1]
+	if err := wantDims(xs, 0, 2, true, "x"); err != nil {
 		return nil, err
 	}
-	zs, err := shapeOf(ds[1])
-	if err != nil {
+	if err := wantDims(zs, 1, 2, false, "gradient"); err != nil {
 		return nil, err
 	}
-	return tensor.Shape{prod(xs[1:]), zs[1]}, nil
+	if xs[0] != zs[0] {
+		return nil, fmt.Errorf("input %v and gradient %v have different batch sizes", xs, zs)
+	}
+	return append(dst, prod(xs[1:]), zs[1]), nil
 }
 func (op *matTNOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "shears.matTN{%d}", op.xdims) }
 func (op *matTNOp) Hashcode() uint32      { return hashOf(op) }
 func (op *matTNOp) String() string        { return "DenseGradW" }
 func (op *matTNOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
-	in, err := inputs(op, vals)
-	if err != nil {
-		return nil, err
-	}
-	x, dz := in[0], in[1]
-	zs := dz.Shape()
-	batch, n := zs[0], zs[1]
-	k := x.Shape().TotalSize() / batch
-	if x.Shape()[0] != batch {
-		return nil, fmt.Errorf("train: %v: shapes %v and %v", op, x.Shape(), zs)
-	}
-	out := op.out.get(x.Dtype(), k, n)
-	if x.Dtype() == tensor.Float32 {
-		gemm(true, false, k, n, batch, floats[float32](x), k, floats[float32](dz), n, 0, floats[float32](out), n)
-	} else {
-		gemm(true, false, k, n, batch, floats[float64](x), k, floats[float64](dz), n, 0, floats[float64](out), n)
-	}
-	return out, nil
+	return run(op, vals, matTNKernel[float32], matTNKernel[float64])
 }
 
-// matNTOp: dz·wᵀ, dz [batch, n], w [k, n] → [batch, k], reshaped to outShape.
+func matTNKernel[T float](op *matTNOp, a *args[T]) error {
+	batch, k, n := a.shape[1][0], a.dims[0], a.dims[1]
+	if op.fwd != nil && op.fwd.sparse != nil && isF32[T]() {
+		op.fwd.sparse.GradW(as32(a.out), as32(a.in[0]), as32(a.in[1]), batch)
+		return nil
+	}
+	gemm(true, false, k, n, batch, a.in[0], k, a.in[1], n, 0, a.out, n)
+	return nil
+}
+
+// matNTOp: dz·wᵀ, dz [batch, n], w [k, n] → [batch, k], reshaped to x's
+// shape (xShape).
 type matNTOp struct {
-	opBase
-	outShape tensor.Shape
-	out      outBuf
+	opKit
+	xShape tensor.Shape
+	fwd    *denseOp // the layer, for its sparse kernels; nil in tests
 }
 
 func (op *matNTOp) Arity() int { return 2 }
 func (op *matNTOp) Type() hm.Type {
-	return hm.NewFnType(tensorT(2), tensorT(2), tensorT(len(op.outShape)))
+	return hm.NewFnType(tensorT(2), tensorT(2), tensorT(len(op.xShape)))
 }
 func (op *matNTOp) InferShape(ds ...gorgonia.DimSizer) (tensor.Shape, error) {
-	return op.outShape.Clone(), nil
+	return inferShape(op, ds)
 }
-func (op *matNTOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "shears.matNT{%v}", op.outShape) }
+func (op *matNTOp) outShape(dst []int, in []tensor.Shape) ([]int, error) {
+	zs, ws := in[0], in[1]
+	if err := wantDims(zs, 0, 2, false, "gradient"); err != nil {
+		return nil, err
+	}
+	if err := wantDims(ws, 1, 2, false, "weight"); err != nil {
+		return nil, err
+	}
+	if len(op.xShape) < 2 || zs[1] != ws[1] || op.xShape[0] != zs[0] || prod(op.xShape[1:]) != ws[0] {
+		return nil, fmt.Errorf("gradient %v and weight %v do not give the input shape %v", zs, ws, op.xShape)
+	}
+	return append(dst, op.xShape...), nil
+}
+func (op *matNTOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "shears.matNT{%v}", op.xShape) }
 func (op *matNTOp) Hashcode() uint32      { return hashOf(op) }
 func (op *matNTOp) String() string        { return "DenseGradX" }
 func (op *matNTOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
-	in, err := inputs(op, vals)
-	if err != nil {
-		return nil, err
-	}
-	dz, w := in[0], in[1]
-	zs, ws := dz.Shape(), w.Shape()
+	return run(op, vals, matNTKernel[float32], matNTKernel[float64])
+}
+
+func matNTKernel[T float](op *matNTOp, a *args[T]) error {
+	zs, ws := a.shape[0], a.shape[1]
 	batch, n, k := zs[0], zs[1], ws[0]
-	if ws[1] != n || batch*k != op.outShape.TotalSize() {
-		return nil, fmt.Errorf("train: %v: shapes %v and %v", op, zs, ws)
+	if op.fwd != nil && op.fwd.sparse != nil && isF32[T]() {
+		op.fwd.sparse.GradX(as32(a.out), as32(a.in[0]), as32(a.in[1]), batch)
+		return nil
 	}
-	out := op.out.get(dz.Dtype(), op.outShape...)
-	if dz.Dtype() == tensor.Float32 {
-		gemm(false, true, batch, k, n, floats[float32](dz), n, floats[float32](w), n, 0, floats[float32](out), k)
-	} else {
-		gemm(false, true, batch, k, n, floats[float64](dz), n, floats[float64](w), n, 0, floats[float64](out), k)
-	}
-	return out, nil
+	gemm(false, true, batch, k, n, a.in[0], n, a.in[1], n, 0, a.out, k)
+	return nil
 }
 
 // colSumOp: sums [batch, n] over the batch → [n].
 type colSumOp struct {
-	opBase
-	out outBuf
+	opKit
 }
 
 func (op *colSumOp) Arity() int    { return 1 }
 func (op *colSumOp) Type() hm.Type { return hm.NewFnType(tensorT(2), tensorT(1)) }
 func (op *colSumOp) InferShape(ds ...gorgonia.DimSizer) (tensor.Shape, error) {
-	s, err := shapeOf(ds[0])
-	if err != nil {
+	return inferShape(op, ds)
+}
+func (op *colSumOp) outShape(dst []int, in []tensor.Shape) ([]int, error) {
+	if err := wantDims(in[0], 0, 2, false, "gradient"); err != nil {
 		return nil, err
 	}
-	return tensor.Shape{s[1]}, nil
+	return append(dst, in[0][1]), nil
 }
 func (op *colSumOp) WriteHash(h hash.Hash) { fmt.Fprint(h, "shears.colSum") }
 func (op *colSumOp) Hashcode() uint32      { return hashOf(op) }
 func (op *colSumOp) String() string        { return "DenseGradB" }
 func (op *colSumOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
-	in, err := inputs(op, vals)
-	if err != nil {
-		return nil, err
-	}
-	dz := in[0]
-	s := dz.Shape()
-	out := op.out.get(dz.Dtype(), s[1])
-	if dz.Dtype() == tensor.Float32 {
-		colSum(floats[float32](dz), floats[float32](out), s[0], s[1])
-	} else {
-		colSum(floats[float64](dz), floats[float64](out), s[0], s[1])
-	}
-	return out, nil
+	return run(op, vals, colSumKernel[float32], colSumKernel[float64])
+}
+
+func colSumKernel[T float](_ *colSumOp, a *args[T]) error {
+	s := a.shape[0]
+	colSum(a.in[0], a.out, s[0], s[1])
+	return nil
 }
 
 func colSum[T float](a, out []T, rows, n int) {
@@ -451,45 +591,50 @@ func colSum[T float](a, out []T, rows, n int) {
 // It is the loss a Trainer puts on top of a Model's logits; its gradient is
 // (softmax(logits) - onehot(label)) / batch, computed in one pass.
 func crossEntropy(logits, labels *gorgonia.Node) (*gorgonia.Node, error) {
-	ls, ys := logits.Shape(), labels.Shape()
-	if len(ls) != 2 || len(ys) != 1 || ls[0] != ys[0] {
-		return nil, fmt.Errorf("train: loss: logits shape %v and labels shape %v, want [batch, classes] and [batch]", ls, ys)
+	op := &xentOp{}
+	if _, err := op.outShape(nil, []tensor.Shape{logits.Shape(), labels.Shape()}); err != nil {
+		return nil, fmt.Errorf("train: loss: %w", err)
 	}
-	return gorgonia.ApplyOp(&xentOp{}, logits, labels)
+	return gorgonia.ApplyOp(op, logits, labels)
+}
+
+// xentShape checks logits [batch, classes] and labels [batch].
+func xentShape(in []tensor.Shape) error {
+	if err := wantDims(in[0], 0, 2, false, "logits"); err != nil {
+		return err
+	}
+	if err := wantDims(in[1], 1, 1, false, "labels"); err != nil {
+		return err
+	}
+	if in[1][0] != in[0][0] {
+		return fmt.Errorf("logits %v and labels %v, want [batch, classes] and [batch]", in[0], in[1])
+	}
+	return nil
 }
 
 type xentOp struct {
-	opBase
-	f32 gorgonia.F32
-	f64 gorgonia.F64
+	opKit
 }
 
 func (op *xentOp) Arity() int    { return 2 }
 func (op *xentOp) Type() hm.Type { return hm.NewFnType(tensorT(2), tensorT(1), tensorT(0)) }
 func (op *xentOp) InferShape(ds ...gorgonia.DimSizer) (tensor.Shape, error) {
-	return tensor.ScalarShape(), nil
+	return inferShape(op, ds)
+}
+func (op *xentOp) outShape(dst []int, in []tensor.Shape) ([]int, error) {
+	return dst, xentShape(in)
 }
 func (op *xentOp) WriteHash(h hash.Hash) { fmt.Fprint(h, "shears.xent") }
 func (op *xentOp) Hashcode() uint32      { return hashOf(op) }
 func (op *xentOp) String() string        { return "SoftmaxCrossEntropy" }
 func (op *xentOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
-	in, err := inputs(op, vals)
-	if err != nil {
-		return nil, err
-	}
-	z, y := in[0], in[1]
-	s := z.Shape()
-	if len(s) != 2 || y.Shape().TotalSize() != s[0] {
-		return nil, fmt.Errorf("train: %v: logits %v, labels %v", op, s, y.Shape())
-	}
-	if z.Dtype() == tensor.Float32 {
-		loss, err := xentLoss(floats[float32](z), floats[float32](y), s[0], s[1])
-		op.f32 = gorgonia.F32(loss)
-		return &op.f32, err
-	}
-	loss, err := xentLoss(floats[float64](z), floats[float64](y), s[0], s[1])
-	op.f64 = gorgonia.F64(loss)
-	return &op.f64, err
+	return run(op, vals, xentKernel[float32], xentKernel[float64])
+}
+
+func xentKernel[T float](_ *xentOp, a *args[T]) (err error) {
+	s := a.shape[0]
+	a.loss, err = xentLoss(a.in[0], a.in[1], s[0], s[1])
+	return err
 }
 
 // label converts a label stored as a float to a class index.
@@ -544,10 +689,10 @@ func (op *xentOp) SymDiff(in gorgonia.Nodes, output, grad *gorgonia.Node) (gorgo
 	return gorgonia.Nodes{dz, nil}, nil
 }
 
-// xentGradOp: g·(softmax(z) - onehot(y))/batch.
+// xentGradOp: g·(softmax(z) - onehot(y))/batch, for the loss's gradient g (a
+// scalar).
 type xentGradOp struct {
-	opBase
-	out outBuf
+	opKit
 }
 
 func (op *xentGradOp) Arity() int { return 3 }
@@ -555,36 +700,31 @@ func (op *xentGradOp) Type() hm.Type {
 	return hm.NewFnType(tensorT(2), tensorT(1), tensorT(0), tensorT(2))
 }
 func (op *xentGradOp) InferShape(ds ...gorgonia.DimSizer) (tensor.Shape, error) {
-	s, err := shapeOf(ds[0])
-	return s.Clone(), err
+	return inferShape(op, ds)
+}
+func (op *xentGradOp) outShape(dst []int, in []tensor.Shape) ([]int, error) {
+	if err := xentShape(in); err != nil {
+		return nil, err
+	}
+	if in[2].TotalSize() != 1 {
+		return nil, fmt.Errorf("input 2 (the loss's gradient) has shape %v, want a scalar", in[2])
+	}
+	return append(dst, in[0]...), nil
 }
 func (op *xentGradOp) WriteHash(h hash.Hash) { fmt.Fprint(h, "shears.xentGrad") }
 func (op *xentGradOp) Hashcode() uint32      { return hashOf(op) }
 func (op *xentGradOp) String() string        { return "SoftmaxCrossEntropyGrad" }
 func (op *xentGradOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
-	if len(vals) != 3 {
-		return nil, fmt.Errorf("train: %v: %d inputs, want 3", op, len(vals))
+	return run(op, vals, xentGradKernel[float32], xentGradKernel[float64])
+}
+
+func xentGradKernel[T float](_ *xentGradOp, a *args[T]) error {
+	g := a.scal[2]
+	if a.in[2] != nil { // a one-element tensor
+		g = float64(a.in[2][0])
 	}
-	z, err := dense(op, vals, 0, tensor.Dtype{})
-	if err != nil {
-		return nil, err
-	}
-	y, err := dense(op, vals, 1, z.Dtype())
-	if err != nil {
-		return nil, err
-	}
-	g, err := scalar(vals[2])
-	if err != nil {
-		return nil, fmt.Errorf("train: %v: %w", op, err)
-	}
-	s := z.Shape()
-	out := op.out.get(z.Dtype(), s...)
-	if z.Dtype() == tensor.Float32 {
-		err = xentGrad(floats[float32](z), floats[float32](y), floats[float32](out), s[0], s[1], g)
-	} else {
-		err = xentGrad(floats[float64](z), floats[float64](y), floats[float64](out), s[0], s[1], g)
-	}
-	return out, err
+	s := a.shape[0]
+	return xentGrad(a.in[0], a.in[1], a.out, s[0], s[1], g)
 }
 
 func xentGrad[T float](z, y, out []T, batch, classes int, g float64) error {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"hash"
 	"math"
-	"slices"
 	"unsafe"
 
 	"github.com/chewxy/hm"
@@ -137,20 +136,17 @@ func convNode(x, w, b *gorgonia.Node, stride, pad int, relu bool) (*gorgonia.Nod
 	if x == nil || w == nil || b == nil {
 		return nil, errors.New("train: Conv: nil node")
 	}
-	if _, err := newConvGeom(x.Shape(), w.Shape(), stride, pad); err != nil {
-		return nil, err
+	op := &convOp{stride: stride, pad: pad, relu: relu}
+	if _, err := op.outShape(nil, []tensor.Shape{x.Shape(), w.Shape(), b.Shape()}); err != nil {
+		return nil, fmt.Errorf("train: Conv: %w", err)
 	}
-	if bs := b.Shape(); len(bs) != 1 || bs[0] != w.Shape()[0] {
-		return nil, fmt.Errorf("train: Conv: bias shape %v, want [%d]", bs, w.Shape()[0])
-	}
-	return gorgonia.ApplyOp(&convOp{stride: stride, pad: pad, relu: relu}, x, w, b)
+	return gorgonia.ApplyOp(op, x, w, b)
 }
 
 type convOp struct {
-	opBase
+	opKit
 	stride, pad int
 	relu        bool
-	out         outBuf
 	col         []float64 // scratch, reinterpreted for float32
 }
 
@@ -159,20 +155,32 @@ func (op *convOp) Type() hm.Type {
 	return hm.NewFnType(tensorT(4), tensorT(4), tensorT(1), tensorT(4))
 }
 func (op *convOp) InferShape(ds ...gorgonia.DimSizer) (tensor.Shape, error) {
-	xs, err := shapeOf(ds[0])
-	if err != nil {
-		return nil, err
-	}
-	ws, err := shapeOf(ds[1])
-	if err != nil {
-		return nil, err
-	}
-	g, err := newConvGeom(xs, ws, op.stride, op.pad)
-	if err != nil {
-		return nil, err
-	}
-	return tensor.Shape{xs[0], g.O, g.OH, g.OW}, nil
+	return inferShape(op, ds)
 }
+
+// outShape: x [batch, c, h, w], w [o, c, kh, kw], b [o] → [batch, o, oh, ow].
+func (op *convOp) outShape(dst []int, in []tensor.Shape) ([]int, error) {
+	g, err := convShapes(in[0], in[1], op.stride, op.pad)
+	if err != nil {
+		return nil, err
+	}
+	if bs := in[2]; len(bs) != 1 || bs[0] != g.O {
+		return nil, fmt.Errorf("bias shape %v, want [%d]", bs, g.O)
+	}
+	return append(dst, in[0][0], g.O, g.OH, g.OW), nil
+}
+
+// convShapes checks an input and a kernel shape and returns their geometry.
+func convShapes(xs, ws tensor.Shape, stride, pad int) (convGeom, error) {
+	if err := wantDims(xs, 0, 4, false, "x"); err != nil {
+		return convGeom{}, err
+	}
+	if err := wantDims(ws, 1, 4, false, "kernel"); err != nil {
+		return convGeom{}, err
+	}
+	return newConvGeom(xs, ws, stride, pad)
+}
+
 func (op *convOp) WriteHash(h hash.Hash) {
 	fmt.Fprintf(h, "shears.conv{%d,%d,%v}", op.stride, op.pad, op.relu)
 }
@@ -185,26 +193,16 @@ func (op *convOp) String() string {
 }
 
 func (op *convOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
-	in, err := inputs(op, vals)
+	return run(op, vals, convKernel[float32], convKernel[float64])
+}
+
+func convKernel[T float](op *convOp, a *args[T]) error {
+	g, err := newConvGeom(a.shape[0], a.shape[1], op.stride, op.pad)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	x, w, b := in[0], in[1], in[2]
-	g, err := newConvGeom(x.Shape(), w.Shape(), op.stride, op.pad)
-	if err != nil {
-		return nil, err
-	}
-	if b.Shape().TotalSize() != g.O {
-		return nil, fmt.Errorf("train: %v: bias %v for %d channels", op, b.Shape(), g.O)
-	}
-	batch := x.Shape()[0]
-	y := op.out.get(x.Dtype(), batch, g.O, g.OH, g.OW)
-	if x.Dtype() == tensor.Float32 {
-		convFwd(g, batch, floats[float32](x), floats[float32](w), floats[float32](b), floats[float32](y), scratch[float32](&op.col, g.colRows()*g.colCols()), op.relu)
-	} else {
-		convFwd(g, batch, floats[float64](x), floats[float64](w), floats[float64](b), floats[float64](y), scratch[float64](&op.col, g.colRows()*g.colCols()), op.relu)
-	}
-	return y, nil
+	convFwd(g, a.shape[0][0], a.in[0], a.in[1], a.in[2], a.out, scratch[T](&op.col, g.colRows()*g.colCols()), op.relu)
+	return nil
 }
 
 // scratch returns a []T of n elements backed by *buf, grown as needed.
@@ -255,7 +253,7 @@ func (op *convOp) SymDiff(in gorgonia.Nodes, output, grad *gorgonia.Node) (gorgo
 			return nil, err
 		}
 	}
-	dw, err := gorgonia.ApplyOp(&convGradWOp{stride: op.stride, pad: op.pad, wShape: w.Shape()}, x, dz)
+	dw, err := gorgonia.ApplyOp(&convGradWOp{stride: op.stride, pad: op.pad, wShape: w.Shape().Clone()}, x, dz)
 	if err != nil {
 		return nil, err
 	}
@@ -263,19 +261,27 @@ func (op *convOp) SymDiff(in gorgonia.Nodes, output, grad *gorgonia.Node) (gorgo
 	if err != nil {
 		return nil, err
 	}
-	dx, err := gorgonia.ApplyOp(&convGradXOp{stride: op.stride, pad: op.pad, xShape: x.Shape()}, dz, w)
+	dx, err := gorgonia.ApplyOp(&convGradXOp{stride: op.stride, pad: op.pad, xShape: x.Shape().Clone()}, dz, w)
 	if err != nil {
 		return nil, err
 	}
 	return gorgonia.Nodes{dx, dw, db}, nil
 }
 
+// convGradShape checks the output gradient dz against geometry g and the
+// batch size.
+func convGradShape(zs tensor.Shape, batch int, g convGeom) error {
+	if len(zs) != 4 || zs[0] != batch || zs[1] != g.O || zs[2] != g.OH || zs[3] != g.OW {
+		return fmt.Errorf("gradient shape %v, want [%d %d %d %d]", zs, batch, g.O, g.OH, g.OW)
+	}
+	return nil
+}
+
 // convGradWOp: the kernel gradient Σ_images dz·colᵀ, from x and dz.
 type convGradWOp struct {
-	opBase
+	opKit
 	stride, pad int
 	wShape      tensor.Shape
-	out         outBuf
 	col         []float64
 }
 
@@ -284,7 +290,19 @@ func (op *convGradWOp) Type() hm.Type {
 	return hm.NewFnType(tensorT(4), tensorT(4), tensorT(4))
 }
 func (op *convGradWOp) InferShape(ds ...gorgonia.DimSizer) (tensor.Shape, error) {
-	return op.wShape.Clone(), nil
+	return inferShape(op, ds)
+}
+
+// outShape: x [batch, c, h, w], dz [batch, o, oh, ow] → the kernel's shape.
+func (op *convGradWOp) outShape(dst []int, in []tensor.Shape) ([]int, error) {
+	g, err := convShapes(in[0], op.wShape, op.stride, op.pad)
+	if err != nil {
+		return nil, err
+	}
+	if err := convGradShape(in[1], in[0][0], g); err != nil {
+		return nil, err
+	}
+	return append(dst, op.wShape...), nil
 }
 func (op *convGradWOp) WriteHash(h hash.Hash) {
 	fmt.Fprintf(h, "shears.convGradW{%d,%d,%v}", op.stride, op.pad, op.wShape)
@@ -292,26 +310,16 @@ func (op *convGradWOp) WriteHash(h hash.Hash) {
 func (op *convGradWOp) Hashcode() uint32 { return hashOf(op) }
 func (op *convGradWOp) String() string   { return "ConvGradW" }
 func (op *convGradWOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
-	in, err := inputs(op, vals)
+	return run(op, vals, convGradWKernel[float32], convGradWKernel[float64])
+}
+
+func convGradWKernel[T float](op *convGradWOp, a *args[T]) error {
+	g, err := newConvGeom(a.shape[0], op.wShape, op.stride, op.pad)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	x, dz := in[0], in[1]
-	g, err := newConvGeom(x.Shape(), op.wShape, op.stride, op.pad)
-	if err != nil {
-		return nil, err
-	}
-	batch := x.Shape()[0]
-	if !slices.Equal(dz.Shape(), []int{batch, g.O, g.OH, g.OW}) {
-		return nil, fmt.Errorf("train: %v: gradient shape %v, want %v", op, dz.Shape(), []int{batch, g.O, g.OH, g.OW})
-	}
-	dw := op.out.get(x.Dtype(), op.wShape...)
-	if x.Dtype() == tensor.Float32 {
-		convGradW(g, batch, floats[float32](x), floats[float32](dz), floats[float32](dw), scratch[float32](&op.col, g.colRows()*g.colCols()))
-	} else {
-		convGradW(g, batch, floats[float64](x), floats[float64](dz), floats[float64](dw), scratch[float64](&op.col, g.colRows()*g.colCols()))
-	}
-	return dw, nil
+	convGradW(g, a.shape[0][0], a.in[0], a.in[1], a.out, scratch[T](&op.col, g.colRows()*g.colCols()))
+	return nil
 }
 
 func convGradW[T float](g convGeom, batch int, x, dz, dw, col []T) {
@@ -327,10 +335,9 @@ func convGradW[T float](g convGeom, batch int, x, dz, dw, col []T) {
 
 // convGradXOp: the input gradient col2im(wᵀ·dz), from dz and w.
 type convGradXOp struct {
-	opBase
+	opKit
 	stride, pad int
 	xShape      tensor.Shape
-	out         outBuf
 	col         []float64
 }
 
@@ -339,7 +346,19 @@ func (op *convGradXOp) Type() hm.Type {
 	return hm.NewFnType(tensorT(4), tensorT(4), tensorT(4))
 }
 func (op *convGradXOp) InferShape(ds ...gorgonia.DimSizer) (tensor.Shape, error) {
-	return op.xShape.Clone(), nil
+	return inferShape(op, ds)
+}
+
+// outShape: dz [batch, o, oh, ow], w [o, c, kh, kw] → x's shape.
+func (op *convGradXOp) outShape(dst []int, in []tensor.Shape) ([]int, error) {
+	g, err := convShapes(op.xShape, in[1], op.stride, op.pad)
+	if err != nil {
+		return nil, err
+	}
+	if err := convGradShape(in[0], op.xShape[0], g); err != nil {
+		return nil, err
+	}
+	return append(dst, op.xShape...), nil
 }
 func (op *convGradXOp) WriteHash(h hash.Hash) {
 	fmt.Fprintf(h, "shears.convGradX{%d,%d,%v}", op.stride, op.pad, op.xShape)
@@ -347,26 +366,16 @@ func (op *convGradXOp) WriteHash(h hash.Hash) {
 func (op *convGradXOp) Hashcode() uint32 { return hashOf(op) }
 func (op *convGradXOp) String() string   { return "ConvGradX" }
 func (op *convGradXOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
-	in, err := inputs(op, vals)
+	return run(op, vals, convGradXKernel[float32], convGradXKernel[float64])
+}
+
+func convGradXKernel[T float](op *convGradXOp, a *args[T]) error {
+	g, err := newConvGeom(op.xShape, a.shape[1], op.stride, op.pad)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	dz, w := in[0], in[1]
-	g, err := newConvGeom(op.xShape, w.Shape(), op.stride, op.pad)
-	if err != nil {
-		return nil, err
-	}
-	batch := op.xShape[0]
-	if !slices.Equal(dz.Shape(), []int{batch, g.O, g.OH, g.OW}) {
-		return nil, fmt.Errorf("train: %v: gradient shape %v, want %v", op, dz.Shape(), []int{batch, g.O, g.OH, g.OW})
-	}
-	dx := op.out.get(dz.Dtype(), op.xShape...)
-	if dz.Dtype() == tensor.Float32 {
-		convGradX(g, batch, floats[float32](dz), floats[float32](w), floats[float32](dx), scratch[float32](&op.col, g.colRows()*g.colCols()))
-	} else {
-		convGradX(g, batch, floats[float64](dz), floats[float64](w), floats[float64](dx), scratch[float64](&op.col, g.colRows()*g.colCols()))
-	}
-	return dx, nil
+	convGradX(g, op.xShape[0], a.in[0], a.in[1], a.out, scratch[T](&op.col, g.colRows()*g.colCols()))
+	return nil
 }
 
 func convGradX[T float](g convGeom, batch int, dz, w, dx, col []T) {
@@ -381,36 +390,31 @@ func convGradX[T float](g convGeom, batch int, dz, w, dx, col []T) {
 
 // chanSumOp: sums [batch, c, h, w] over everything but the channel → [c].
 type chanSumOp struct {
-	opBase
-	out outBuf
+	opKit
 }
 
 func (op *chanSumOp) Arity() int    { return 1 }
 func (op *chanSumOp) Type() hm.Type { return hm.NewFnType(tensorT(4), tensorT(1)) }
 func (op *chanSumOp) InferShape(ds ...gorgonia.DimSizer) (tensor.Shape, error) {
-	s, err := shapeOf(ds[0])
-	if err != nil {
+	return inferShape(op, ds)
+}
+func (op *chanSumOp) outShape(dst []int, in []tensor.Shape) ([]int, error) {
+	if err := wantDims(in[0], 0, 4, false, "gradient"); err != nil {
 		return nil, err
 	}
-	return tensor.Shape{s[1]}, nil
+	return append(dst, in[0][1]), nil
 }
 func (op *chanSumOp) WriteHash(h hash.Hash) { fmt.Fprint(h, "shears.chanSum") }
 func (op *chanSumOp) Hashcode() uint32      { return hashOf(op) }
 func (op *chanSumOp) String() string        { return "ConvGradB" }
 func (op *chanSumOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
-	in, err := inputs(op, vals)
-	if err != nil {
-		return nil, err
-	}
-	dz := in[0]
-	s := dz.Shape()
-	out := op.out.get(dz.Dtype(), s[1])
-	if dz.Dtype() == tensor.Float32 {
-		chanSum(floats[float32](dz), floats[float32](out), s[0], s[1], s[2]*s[3])
-	} else {
-		chanSum(floats[float64](dz), floats[float64](out), s[0], s[1], s[2]*s[3])
-	}
-	return out, nil
+	return run(op, vals, chanSumKernel[float32], chanSumKernel[float64])
+}
+
+func chanSumKernel[T float](_ *chanSumOp, a *args[T]) error {
+	s := a.shape[0]
+	chanSum(a.in[0], a.out, s[0], s[1], s[2]*s[3])
+	return nil
 }
 
 func chanSum[T float](dz, out []T, batch, c, hw int) {
@@ -437,64 +441,55 @@ func MaxPool(x *gorgonia.Node, size int) (*gorgonia.Node, error) {
 	if x == nil {
 		return nil, errors.New("train: MaxPool: nil node")
 	}
-	s := x.Shape()
-	if len(s) != 4 {
-		return nil, fmt.Errorf("train: MaxPool: input shape %v, want [batch, c, h, w]", s)
+	op := &maxPoolOp{size: size}
+	if _, err := op.outShape(nil, []tensor.Shape{x.Shape()}); err != nil {
+		return nil, fmt.Errorf("train: MaxPool: %w", err)
 	}
-	if size < 1 || s[2] < size || s[3] < size {
-		return nil, fmt.Errorf("train: MaxPool: a %dx%d window does not fit a %dx%d input", size, size, s[2], s[3])
-	}
-	return gorgonia.ApplyOp(&maxPoolOp{size: size}, x)
+	return gorgonia.ApplyOp(op, x)
 }
 
 type maxPoolOp struct {
-	opBase
+	opKit
 	size int
-	out  outBuf
 	arg  []int32 // flat input index of each output's maximum
 }
 
 func (op *maxPoolOp) Arity() int    { return 1 }
 func (op *maxPoolOp) Type() hm.Type { return hm.NewFnType(tensorT(4), tensorT(4)) }
 func (op *maxPoolOp) InferShape(ds ...gorgonia.DimSizer) (tensor.Shape, error) {
-	s, err := shapeOf(ds[0])
-	if err != nil {
+	return inferShape(op, ds)
+}
+
+// outShape: x [batch, c, h, w] → [batch, c, h/size, w/size].
+func (op *maxPoolOp) outShape(dst []int, in []tensor.Shape) ([]int, error) {
+	s := in[0]
+	if err := wantDims(s, 0, 4, false, "x"); err != nil {
 		return nil, err
 	}
-	if len(s) != 4 {
-		return nil, fmt.Errorf("train: maxpool: shape %v", s)
+	if op.size < 1 || s[2] < op.size || s[3] < op.size {
+		return nil, fmt.Errorf("a %dx%d window does not fit a %dx%d input", op.size, op.size, s[2], s[3])
 	}
-	return tensor.Shape{s[0], s[1], s[2] / op.size, s[3] / op.size}, nil
+	if s.TotalSize() > math.MaxInt32 {
+		return nil, fmt.Errorf("input of %d elements is too large", s.TotalSize())
+	}
+	return append(dst, s[0], s[1], s[2]/op.size, s[3]/op.size), nil
 }
 func (op *maxPoolOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "shears.maxpool{%d}", op.size) }
 func (op *maxPoolOp) Hashcode() uint32      { return hashOf(op) }
 func (op *maxPoolOp) String() string        { return fmt.Sprintf("MaxPool{%d}", op.size) }
 func (op *maxPoolOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
-	in, err := inputs(op, vals)
-	if err != nil {
-		return nil, err
-	}
-	x := in[0]
-	s := x.Shape()
-	if len(s) != 4 || s[2] < op.size || s[3] < op.size {
-		return nil, fmt.Errorf("train: %v: input shape %v", op, s)
-	}
-	if s.TotalSize() > math.MaxInt32 {
-		return nil, fmt.Errorf("train: %v: input of %d elements is too large", op, s.TotalSize())
-	}
-	oh, ow := s[2]/op.size, s[3]/op.size
-	y := op.out.get(x.Dtype(), s[0], s[1], oh, ow)
-	n := s[0] * s[1] * oh * ow
+	return run(op, vals, maxPoolKernel[float32], maxPoolKernel[float64])
+}
+
+func maxPoolKernel[T float](op *maxPoolOp, a *args[T]) error {
+	s := a.shape[0]
+	n := len(a.out)
 	if cap(op.arg) < n {
 		op.arg = make([]int32, n)
 	}
 	op.arg = op.arg[:n]
-	if x.Dtype() == tensor.Float32 {
-		maxPool(floats[float32](x), floats[float32](y), op.arg, s[0]*s[1], s[2], s[3], op.size)
-	} else {
-		maxPool(floats[float64](x), floats[float64](y), op.arg, s[0]*s[1], s[2], s[3], op.size)
-	}
-	return y, nil
+	maxPool(a.in[0], a.out, op.arg, s[0]*s[1], s[2], s[3], op.size)
+	return nil
 }
 
 func maxPool[T float](x, y []T, arg []int32, planes, h, w, k int) {
@@ -530,7 +525,7 @@ func (op *maxPoolOp) SymDiff(in gorgonia.Nodes, output, grad *gorgonia.Node) (go
 	}
 	// output is an input of the gradient op so that it runs after the
 	// forward op, whose argmax it reads.
-	dx, err := gorgonia.ApplyOp(&maxPoolGradOp{fwd: op, xShape: in[0].Shape()}, output, grad)
+	dx, err := gorgonia.ApplyOp(&maxPoolGradOp{fwd: op, xShape: in[0].Shape().Clone()}, output, grad)
 	if err != nil {
 		return nil, err
 	}
@@ -538,16 +533,29 @@ func (op *maxPoolOp) SymDiff(in gorgonia.Nodes, output, grad *gorgonia.Node) (go
 }
 
 type maxPoolGradOp struct {
-	opBase
+	opKit
 	fwd    *maxPoolOp
 	xShape tensor.Shape
-	out    outBuf
 }
 
 func (op *maxPoolGradOp) Arity() int    { return 2 }
 func (op *maxPoolGradOp) Type() hm.Type { return hm.NewFnType(tensorT(4), tensorT(4), tensorT(4)) }
 func (op *maxPoolGradOp) InferShape(ds ...gorgonia.DimSizer) (tensor.Shape, error) {
-	return op.xShape.Clone(), nil
+	return inferShape(op, ds)
+}
+
+// outShape: the pooled output y and its gradient dy, both of the pooled
+// shape of xShape → xShape.
+func (op *maxPoolGradOp) outShape(dst []int, in []tensor.Shape) ([]int, error) {
+	xs, k := op.xShape, op.fwd.size
+	if len(xs) != 4 || k < 1 {
+		return nil, fmt.Errorf("input shape %v and window %d, want [batch, c, h, w] and a positive window", xs, k)
+	}
+	n := xs[0] * xs[1] * (xs[2] / k) * (xs[3] / k)
+	if in[0].TotalSize() != n || in[1].TotalSize() != n {
+		return nil, fmt.Errorf("pooled output %v and gradient %v, want %d elements (%v pooled by %d)", in[0], in[1], n, xs, k)
+	}
+	return append(dst, op.xShape...), nil
 }
 func (op *maxPoolGradOp) WriteHash(h hash.Hash) {
 	fmt.Fprintf(h, "shears.maxpoolGrad{%p}", op.fwd)
@@ -555,21 +563,15 @@ func (op *maxPoolGradOp) WriteHash(h hash.Hash) {
 func (op *maxPoolGradOp) Hashcode() uint32 { return hashOf(op) }
 func (op *maxPoolGradOp) String() string   { return "MaxPoolGrad" }
 func (op *maxPoolGradOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
-	in, err := inputs(op, vals)
-	if err != nil {
-		return nil, err
+	return run(op, vals, maxPoolGradKernel[float32], maxPoolGradKernel[float64])
+}
+
+func maxPoolGradKernel[T float](op *maxPoolGradOp, a *args[T]) error {
+	if len(a.in[1]) != len(op.fwd.arg) {
+		return fmt.Errorf("train: %v: gradient of %d elements for %d pooled outputs", op, len(a.in[1]), len(op.fwd.arg))
 	}
-	dy := in[1]
-	if dy.Shape().TotalSize() != len(op.fwd.arg) {
-		return nil, fmt.Errorf("train: %v: gradient of %d elements for %d pooled outputs", op, dy.Shape().TotalSize(), len(op.fwd.arg))
-	}
-	dx := op.out.get(dy.Dtype(), op.xShape...)
-	if dy.Dtype() == tensor.Float32 {
-		scatter(floats[float32](dy), floats[float32](dx), op.fwd.arg)
-	} else {
-		scatter(floats[float64](dy), floats[float64](dx), op.fwd.arg)
-	}
-	return dx, nil
+	scatter(a.in[1], a.out, op.fwd.arg)
+	return nil
 }
 
 func scatter[T float](dy, dx []T, arg []int32) {

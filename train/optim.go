@@ -127,6 +127,8 @@ type momentumState struct {
 	nesterov bool
 	sizes    []int
 	buf      []*tensor.Dense
+	kept     [][]int32 // per param, the entries to update; nil: all (sparse.go)
+	kbuf     keptBuf
 }
 
 func (s *momentumState) Tensors() []*tensor.Dense { return s.buf }
@@ -136,6 +138,10 @@ func (s *momentumState) Update(params []prune.Param, lr float64) error {
 		return err
 	}
 	for i, p := range params {
+		if i < len(s.kept) && s.kept[i] != nil && p.Value.Dtype() == tensor.Float32 {
+			momentumKept(&s.kbuf, s.kept[i], floats[float32](p.Value), floats[float32](p.Grad), floats[float32](s.buf[i]), float32(lr), float32(s.mu), float32(s.wd), s.nesterov)
+			continue
+		}
 		if p.Value.Dtype() == tensor.Float32 {
 			momentumStep(floats[float32](p.Value), floats[float32](p.Grad), floats[float32](s.buf[i]), float32(lr), float32(s.mu), float32(s.wd), s.nesterov)
 		} else {
@@ -206,9 +212,20 @@ type adamState struct {
 	m, v            []*tensor.Dense
 	t               *tensor.Dense
 	all             []*tensor.Dense
+	kept            [][]int32 // per param, the entries to update; nil: all (sparse.go)
+	cm, cv          [][]float32
+	stale           bool
+	kbuf            keptBuf
 }
 
-func (s *adamState) Tensors() []*tensor.Dense { return s.all }
+// Tensors returns the moments and the step count; for params updated at
+// kept entries only, the moments are copied in from their compact form
+// (sparse.go) on each call.
+func (s *adamState) Tensors() []*tensor.Dense {
+	s.sync()
+	s.stale = s.kept != nil
+	return s.all
+}
 
 func (s *adamState) Update(params []prune.Param, lr float64) error {
 	if err := checkUpdate(params, s.sizes); err != nil {
@@ -221,39 +238,95 @@ func (s *adamState) Update(params []prune.Param, lr float64) error {
 	bc2 := 1 - math.Pow(s.b2, t)
 	step := lr / bc1
 	inv := 1 / math.Sqrt(bc2)
+	k32 := newAdamCoef[float32](s.b1, s.b2, step, inv, s.eps, s.wd)
+	k64 := newAdamCoef[float64](s.b1, s.b2, step, inv, s.eps, s.wd)
 	for i, p := range params {
+		if i < len(s.kept) && s.kept[i] != nil && p.Value.Dtype() == tensor.Float32 {
+			if s.stale {
+				s.gather()
+			}
+			adamKept(&s.kbuf, s.kept[i], floats[float32](p.Value), floats[float32](p.Grad), s.cm[i], s.cv[i], &k32)
+			continue
+		}
 		if p.Value.Dtype() == tensor.Float32 {
-			adamStep(floats[float32](p.Value), floats[float32](p.Grad), floats[float32](s.m[i]), floats[float32](s.v[i]),
-				float32(step), float32(s.b1), float32(s.b2), float32(inv), float32(s.eps), float32(s.wd))
+			adamStep(floats[float32](p.Value), floats[float32](p.Grad), floats[float32](s.m[i]), floats[float32](s.v[i]), &k32)
 		} else {
-			adamStep(floats[float64](p.Value), floats[float64](p.Grad), floats[float64](s.m[i]), floats[float64](s.v[i]),
-				step, s.b1, s.b2, inv, s.eps, s.wd)
+			adamStep(floats[float64](p.Value), floats[float64](p.Grad), floats[float64](s.m[i]), floats[float64](s.v[i]), &k64)
 		}
 	}
 	return nil
 }
 
-func adamStep[T float](w, g, m, v []T, step, b1, b2, inv, eps, wd T) {
+// newAdamCoef returns the coefficients in T; the complements 1-b are
+// computed in T, from b rounded to T.
+func newAdamCoef[T float](b1, b2, step, inv, eps, wd float64) adamCoef[T] {
+	return adamCoef[T]{b1: T(b1), c1: 1 - T(b1), b2: T(b2), c2: 1 - T(b2), step: T(step), inv: T(inv), eps: T(eps), wd: T(wd)}
+}
+
+// adamCoef holds the coefficients of one Adam step, in the parameters'
+// dtype: the decays b1, b2 and their complements c1 = 1-b1, c2 = 1-b2, the
+// bias-corrected step lr/(1-b1ᵗ), inv = 1/√(1-b2ᵗ), eps and the weight decay.
+type adamCoef[T float] struct{ b1, c1, b2, c2, step, inv, eps, wd T }
+
+// adamElem is Adam's update of one entry: it returns the new weight, first
+// and second moments from the weight w, its gradient g and the moments m and
+// v. It is the one formula every Adam path follows bit for bit: the dense
+// Go loop, the AVX2 and AVX-512 kernels (train/internal/kernel), and any
+// code that updates a subset of the entries (kept entries only) must call it
+// or match it exactly.
+//
+// Every operation is rounded to T (the explicit conversions forbid fused
+// multiply-adds), in this order:
+//
+//	d = g + wd·w (d = g when wd is 0);  d = flushTiny(d)
+//	m = b1·m + c1·d;                    m = flushTiny(m)
+//	v = b2·v + (c2·d)·d;                v = flushTiny(v)
+//	w = w - (step·m) / (√v·inv + eps)
+//
+// flushTiny makes values below the smallest normal number of T zero, so that
+// moments decaying geometrically (the gradient of a pruned weight is zero
+// for good) reach zero instead of lingering as denormals, which many CPUs
+// handle a hundred times slower; and denormal gradients count as zero.
+// PyTorch's torch.set_flush_denormal(True) does the same to these numbers
+// (and to every other result).
+func adamElem[T float](w, g, m, v T, k *adamCoef[T]) (T, T, T) {
+	d := g
+	if k.wd != 0 {
+		d = g + T(k.wd*w)
+	}
+	d = flushTiny(d)
+	m = flushTiny(T(k.b1*m) + T(k.c1*d))
+	v = flushTiny(T(k.b2*v) + T(T(k.c2*d)*d))
+	den := T(T(math.Sqrt(float64(v)))*k.inv) + k.eps
+	return w - T(k.step*m)/den, m, v
+}
+
+// flushTiny returns 0 for x of magnitude below the smallest normal number
+// of T (denormals and zeros), and x otherwise (NaN and Inf included).
+func flushTiny[T float](x T) T {
+	tiny := T(math.Float64frombits(0x0010000000000000)) // 2⁻¹⁰²²
+	if isF32[T]() {
+		tiny = T(math.Float32frombits(0x00800000)) // 2⁻¹²⁶
+	}
+	if x > -tiny && x < tiny {
+		return 0
+	}
+	return x
+}
+
+// adamStep updates every entry of w, m and v with adamElem, the float32
+// entries by the assembly kernel where the CPU has one.
+func adamStep[T float](w, g, m, v []T, k *adamCoef[T]) {
 	n := len(w)
 	g, m, v = g[:n], m[:n], v[:n]
-	c1, c2 := 1-b1, 1-b2
 	start := 0
 	if isF32[T]() {
-		k := [8]float32{float32(b1), float32(c1), float32(b2), float32(c2), float32(step), float32(inv), float32(eps), float32(wd)}
-		start = kernel.AdamF32(as32(w), as32(g), as32(m), as32(v), &k)
+		var kc kernel.AdamCoef
+		kc.Set(float32(k.b1), float32(k.c1), float32(k.b2), float32(k.c2), float32(k.step), float32(k.inv), float32(k.eps), float32(k.wd))
+		start = kernel.AdamF32(as32(w), as32(g), as32(m), as32(v), &kc, k.wd != 0)
 	}
-	// Every operation is rounded to T (explicit conversions forbid fused
-	// multiply-adds), as in the assembly kernel.
 	for i := start; i < n; i++ {
-		d := g[i]
-		if wd != 0 {
-			d = g[i] + T(wd*w[i])
-		}
-		mi := T(b1*m[i]) + T(c1*d)
-		vi := T(b2*v[i]) + T(T(c2*d)*d)
-		m[i], v[i] = mi, vi
-		den := T(T(math.Sqrt(float64(vi)))*inv) + eps
-		w[i] -= T(step*mi) / den
+		w[i], m[i], v[i] = adamElem(w[i], g[i], m[i], v[i], k)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/shearsml/shears/prune"
+	"github.com/shearsml/shears/train/internal/kernel"
 	"gorgonia.org/tensor"
 )
 
@@ -46,6 +47,15 @@ type Config struct {
 	// Progress, when it is a terminal, shows a progress bar with the rate
 	// and the time left; nil, or any other writer, shows nothing.
 	Progress io.Writer
+	// Kernels chooses, per masked dense layer (Dense, DenseReLU), the dense
+	// kernel or the sparse kernels that compute at kept weights only, and
+	// the optimizer then updates kept weights only. The zero value,
+	// KernelsAuto, runs sparse the layers that keep at most
+	// SparseThreshold of their weights. Weights, losses and optimizer state
+	// are the same bit for bit whatever the choice; it applies to float32
+	// weights on the default build with AVX2 (Backend "go-avx2"), where
+	// every other case runs dense.
+	Kernels Kernels
 }
 
 // Bounds on the sizes a Config may ask for, checked before anything is
@@ -157,7 +167,8 @@ type Trainer struct {
 	closed bool
 
 	masks   *prune.Masks
-	maskIdx []int // weight index of each mask
+	maskIdx []int             // weight index of each mask
+	sparse  []*kernel.Pattern // per weight, its sparse kernels or nil (sparse.go)
 
 	tg    *trainGraph
 	evals map[int]*evalGraph
@@ -201,6 +212,9 @@ func NewTrainer(m Model, w *Weights, cfg Config) (*Trainer, error) {
 	}
 	if cfg.Batch > MaxBatch || cfg.EvalBatch > MaxBatch {
 		return nil, fmt.Errorf("train: Config.Batch %d or EvalBatch %d is over MaxBatch (%d)", cfg.Batch, cfg.EvalBatch, MaxBatch)
+	}
+	if cfg.Kernels < KernelsAuto || cfg.Kernels > KernelsSparse {
+		return nil, fmt.Errorf("train: Config.Kernels is %v, want KernelsAuto, KernelsDense or KernelsSparse", cfg.Kernels)
 	}
 	if cfg.Batch == 0 {
 		cfg.Batch = 60
@@ -250,7 +264,7 @@ func (t *Trainer) Model() Model { return t.model }
 func (t *Trainer) SetMasks(ms *prune.Masks) error {
 	if ms == nil {
 		t.masks, t.maskIdx = nil, nil
-		return nil
+		return t.planSparse()
 	}
 	pr := t.w.Prunable()
 	if err := ms.Apply(pr); err != nil {
@@ -261,7 +275,7 @@ func (t *Trainer) SetMasks(ms *prune.Masks) error {
 		idx[i] = t.w.index[p.Name]
 	}
 	t.masks, t.maskIdx = ms, idx
-	return nil
+	return t.planSparse()
 }
 
 // Masks returns the masks in force, or nil.
@@ -559,6 +573,9 @@ func (t *Trainer) trainStep(d *Dataset) (float64, error) {
 	}
 	if t.masks != nil {
 		for i, wi := range t.maskIdx {
+			if t.sparse[wi] != nil {
+				continue // GradW leaves the pruned gradients at zero
+			}
 			if err := t.masks.At(i).ApplyTo(t.params[wi].Grad); err != nil {
 				return 0, fmt.Errorf("train: step %d: %w", t.step, err)
 			}
@@ -570,6 +587,9 @@ func (t *Trainer) trainStep(d *Dataset) (float64, error) {
 	}
 	if t.masks != nil {
 		for i, wi := range t.maskIdx {
+			if t.sparse[wi] != nil {
+				continue // the optimizer updates kept weights only
+			}
 			if err := t.masks.At(i).ApplyTo(t.params[wi].Value); err != nil {
 				return 0, fmt.Errorf("train: step %d: %w", t.step, err)
 			}

@@ -80,6 +80,13 @@ type options struct {
 	finetune   int
 	rounds     int
 	quick      bool
+	// the unstructured side (sparse.go)
+	unstructured float64
+	ticket       string
+	level        int
+	bits         int
+	export       string
+	eval         string
 }
 
 // parse reads the flags. Help returns flag.ErrHelp; a bad flag prints the
@@ -100,6 +107,12 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.iterations, "iterations", 1500, "training `steps` of the dense model (Adam, batch 60)")
 	fs.IntVar(&o.finetune, "finetune", 300, "fine-tuning `steps` after pruning, masks in force")
 	fs.IntVar(&o.rounds, "rounds", 7, "timed `rounds` per model and batch size (the median is reported)")
+	fs.Float64Var(&o.unstructured, "unstructured", 0, "also prune globally by magnitude to sparsity `F` in [0, 1) (after compaction), fine-tune, and run with the sparse kernels")
+	fs.StringVar(&o.ticket, "ticket", "", "instead of -unstructured, take the ticket of lottery run `DIR` (trial 0, level -level)")
+	fs.IntVar(&o.level, "level", 0, "the `level` of -ticket")
+	fs.IntVar(&o.bits, "bits", 8, "`bits` per kept weight in -export: 32, 8 or 1 to 7 (a k-means codebook)")
+	fs.StringVar(&o.export, "export", "", "write the unstructured model or ticket, compressed, to `FILE`")
+	fs.StringVar(&o.eval, "eval", "", "only load the exported `FILE` and print its test accuracy (on -data) and latency as JSON")
 	fs.BoolVar(&o.quick, "quick", false, "a tiny run for CI: 150 training steps, 30 fine-tuning steps, 3 short timing rounds")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -144,6 +157,16 @@ func parse(args []string, stderr io.Writer) (options, error) {
 		return bad("-finetune must be at least 0, not %d", o.finetune)
 	case o.rounds < 1:
 		return bad("-rounds must be at least 1, not %d", o.rounds)
+	case !(o.unstructured >= 0 && o.unstructured < 1):
+		return bad("-unstructured %v is not in [0, 1)", o.unstructured)
+	case o.ticket != "" && o.unstructured > 0:
+		return bad("-ticket and -unstructured exclude each other")
+	case o.level < 0 || (set["level"] && o.ticket == ""):
+		return bad("-level %d needs -ticket and must be at least 0", o.level)
+	case o.bits != 32 && (o.bits < 1 || o.bits > 8):
+		return bad("-bits %d: want 32, 8 or 1 to 7", o.bits)
+	case o.export != "" && o.ticket == "" && o.unstructured == 0:
+		return bad("-export needs -unstructured or -ticket")
 	}
 	return o, nil
 }
@@ -176,6 +199,9 @@ type report struct {
 	CompactMs float64 `json:"compact_ms"`
 	// Removed is the number of units removed per layer.
 	Removed map[string]int `json:"removed"`
+	// Sparse and Export: -unstructured or -ticket, and -export (sparse.go).
+	Sparse *sparseReport `json:"sparse,omitempty"`
+	Export *exportReport `json:"export,omitempty"`
 }
 
 // row is one line of the printed table.
@@ -188,6 +214,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	o, err := parse(args, stderr)
 	if err != nil {
 		return err
+	}
+	if o.eval != "" {
+		return evalFile(o, stdout)
 	}
 	rep, rows, err := compress(ctx, o, stdout)
 	if err != nil {
@@ -362,6 +391,15 @@ func compress(ctx context.Context, o options, stdout io.Writer) (*report, []row,
 		}
 	}
 	stage("measured latency at batch 1 and 60")
+	// 6. The unstructured side: on the compacted model when units were
+	// removed (compaction first), else on the dense one.
+	sm, sw := m, w
+	if o.structured > 0 {
+		sm, sw = c.Model, c.Weights
+	}
+	if err := sparseSteps(ctx, o, rep, sm, sw, w.Count(), data, stage); err != nil {
+		return nil, nil, err
+	}
 	return rep, []row{{"dense", &rep.Dense}, {"masked", &rep.Masked}, {"compact", &rep.Compact}}, nil
 }
 

@@ -33,6 +33,7 @@ import (
 	"github.com/shearsml/shears/examples/internal/cli"
 	"github.com/shearsml/shears/lottery"
 	"github.com/shearsml/shears/metrics"
+	"github.com/shearsml/shears/train"
 	"gonum.org/v1/plot/vg"
 )
 
@@ -92,6 +93,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		scorer     = fs.String("scorer", "l1", "pruning `scorer`: l1, l2, random or taylor (|w·g|)")
 		noPlot     = fs.Bool("no-plot", false, "do not draw accuracy.png and accuracy.svg")
 		dpi        = fs.Int("dpi", metrics.DefaultDPI, "resolution of accuracy.png in dots per `inch`")
+		kernels    = fs.String("kernels", "auto", "`kernels` of pruned dense layers: auto, dense or sparse (the results are the same)")
 	)
 	c.Quick("a tiny run for CI: 2 levels, 1 trial, 50 steps", quickFlags)
 	if code, ok := c.Parse(args); !ok {
@@ -185,12 +187,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return bad(err)
 	}
+	kern, err := train.ParseKernels(*kernels)
+	if err != nil {
+		return bad(err)
+	}
 	if err := exp.Validate(); err != nil {
 		return bad(err)
 	}
 
 	start := time.Now()
-	res, err := lottery.Run(ctx, *out, exp, lottery.Options{Shard: sh, Log: stdout, Progress: stderr})
+	res, err := lottery.Run(ctx, *out, exp, lottery.Options{Shard: sh, Log: stdout, Progress: stderr, Kernels: kern})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		if ctx.Err() != nil {

@@ -9,10 +9,15 @@ func xgetbv() (eax, edx uint32)
 // HasAVX2 reports whether the CPU and the operating system support AVX2 and
 // FMA3, which the kernels use; without them every function here does
 // nothing and returns 0 (the caller falls back to Go).
-var HasAVX2 = func() bool {
+var HasAVX2, HasAVX512 = features()
+
+// features reads CPUID and XCR0. AVX2 needs FMA, AVX2, OSXSAVE and the XMM
+// and YMM state enabled by the OS (XCR0 bits 1, 2); AVX-512 needs AVX512F
+// besides, and the opmask and ZMM state enabled (XCR0 bits 5, 6, 7).
+func features() (avx2, avx512 bool) {
 	maxID, _, _, _ := cpuid(0, 0)
 	if maxID < 7 {
-		return false
+		return false, false
 	}
 	_, _, ecx1, _ := cpuid(1, 0)
 	const (
@@ -21,28 +26,71 @@ var HasAVX2 = func() bool {
 		avx     = 1 << 28
 	)
 	if ecx1&(fma|osxsave|avx) != fma|osxsave|avx {
-		return false
+		return false, false
 	}
-	if xcr0, _ := xgetbv(); xcr0&6 != 6 { // XMM and YMM state enabled by the OS
-		return false
+	xcr0, _ := xgetbv()
+	if xcr0&6 != 6 {
+		return false, false
 	}
 	_, ebx7, _, _ := cpuid(7, 0)
-	return ebx7&(1<<5) != 0 // AVX2
-}()
+	avx2 = ebx7&(1<<5) != 0
+	avx512 = avx2 && ebx7&(1<<16) != 0 && xcr0&0xe6 == 0xe6
+	return avx2, avx512
+}
+
+// useAVX512 selects the AVX-512 kernels; SetAVX512 changes it.
+var useAVX512 = HasAVX512
+
+// SetAVX512 selects the AVX-512 kernels (on) or the AVX2 ones (off) and
+// returns the previous setting. On a CPU without AVX-512 it does nothing
+// and returns false. Both give bit-identical results (see Sgemm and
+// AdamF32); tests and benchmarks use it to compare them. It is not safe to
+// call while kernels run.
+func SetAVX512(on bool) bool {
+	prev := useAVX512
+	useAVX512 = on && HasAVX512
+	return prev
+}
+
+// Path names the kernels in use: "avx512", "avx2" or "go" (none: the
+// callers use Go code).
+func Path() string {
+	switch {
+	case useAVX512:
+		return "avx512"
+	case HasAVX2:
+		return "avx2"
+	}
+	return "go"
+}
 
 //go:noescape
-func adamAVX(w, grad, m, v *float32, n int, k *[8]float32)
+func adamAVX2(w, grad, m, v *float32, n int, k *AdamCoef, decay bool)
 
-// AdamF32 runs one Adam step (see adam_amd64.s) over the largest multiple
-// of 8 entries of w and returns how many it did; the caller does the rest.
-// k = {b1, 1-b1, b2, 1-b2, step, inv, eps, wd}.
-func AdamF32(w, g, m, v []float32, k *[8]float32) int {
+//go:noescape
+func adamAVX512(w, grad, m, v *float32, n int, k *AdamCoef, decay bool)
+
+// AdamF32 runs Adam's update (see adam_amd64.s) over the first entries of
+// w, g, m and v (a multiple of 8 or 16) and returns how many it did; the
+// caller does the rest with the same formula in Go. decay says whether k's
+// weight decay is non-zero.
+func AdamF32(w, g, m, v []float32, k *AdamCoef, decay bool) int {
+	if !HasAVX2 {
+		return 0
+	}
+	if useAVX512 {
+		if n := len(w) &^ 15; n > 0 {
+			_, _, _ = g[n-1], m[n-1], v[n-1]
+			adamAVX512(&w[0], &g[0], &m[0], &v[0], n, k, decay)
+			return n
+		}
+	}
 	n := len(w) &^ 7
-	if !HasAVX2 || n == 0 {
+	if n == 0 {
 		return 0
 	}
 	_, _, _ = g[n-1], m[n-1], v[n-1]
-	adamAVX(&w[0], &g[0], &m[0], &v[0], n, k)
+	adamAVX2(&w[0], &g[0], &m[0], &v[0], n, k, decay)
 	return n
 }
 

@@ -1,0 +1,268 @@
+package train
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/shearsml/shears/prune"
+	"github.com/shearsml/shears/train/internal/kernel"
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// This file connects the sparse kernels (train/internal/kernel, Pattern) to
+// the Trainer: which masked dense layers run sparse (Config.Kernels), the
+// ops of each graph that read them, and the optimizer updates restricted to
+// kept weights.
+
+// sparseFwd is Dense's forward pass with the sparse kernels: the bias, then
+// the kept weights' products in the dense kernel's order, then the ReLU.
+func sparseFwd(p *kernel.Pattern, x, w, b, y []float32, batch int, relu bool) {
+	n := p.Cols()
+	for i := 0; i < batch; i++ {
+		copy(y[i*n:(i+1)*n], b)
+	}
+	p.Forward(y, x, w, batch)
+	if relu {
+		// y[i] = 0 where y[i] < 0, as denseFwd does (keeping -0 and
+		// NaN), without a branch: the signs of y are random.
+		for i, v := range y {
+			keep := ^uint32(0)
+			if v < 0 {
+				keep = 0
+			}
+			y[i] = math.Float32frombits(math.Float32bits(v) & keep)
+		}
+	}
+}
+
+// denseRef is a Dense or DenseReLU op of a graph and the index of its
+// weight in the Trainer's Weights.
+type denseRef struct {
+	op *denseOp
+	wi int
+}
+
+// denseRefs finds the dense ops of g whose weight is one of the weight
+// nodes wn (in Weights order).
+func denseRefs(g *gorgonia.ExprGraph, wn []*gorgonia.Node) []denseRef {
+	idx := make(map[*gorgonia.Node]int, len(wn))
+	for i, n := range wn {
+		idx[n] = i
+	}
+	var refs []denseRef
+	for _, n := range g.AllNodes() {
+		op, ok := n.Op().(*denseOp)
+		if !ok {
+			continue
+		}
+		ch := g.From(n.ID())
+		if ch.Len() != 3 {
+			continue
+		}
+		ch.Next()
+		ch.Next()
+		if wi, ok := idx[ch.Node().(*gorgonia.Node)]; ok {
+			refs = append(refs, denseRef{op: op, wi: wi})
+		}
+	}
+	return refs
+}
+
+// sparseAvailable reports whether the sparse kernels can run: float32
+// weights, and the dense products on this package's AVX2 kernel (whose
+// order the sparse kernels keep; with OpenBLAS or another BLAS, or without
+// AVX2, every layer runs dense).
+func (t *Trainer) sparseAvailable() bool {
+	return t.w.dtype == tensor.Float32 && Backend() == "go-avx2"
+}
+
+// planSparse builds the sparse pattern of every masked dense weight that
+// Config.Kernels runs sparse, attaches them to the graphs built so far, and
+// tells the optimizer which entries it updates. The optimizer state of
+// pruned entries is set to zero whatever the kernels (it would only decay
+// towards zero, and never reaches the kept weights), so that the state, like
+// the weights, does not depend on the kernels.
+func (t *Trainer) planSparse() error {
+	t.sparse = make([]*kernel.Pattern, len(t.params))
+	masks := make([]*prune.Mask, len(t.params))
+	if t.masks != nil {
+		for i, wi := range t.maskIdx {
+			masks[wi] = t.masks.At(i)
+		}
+	}
+	for wi, mk := range masks {
+		if mk == nil || !t.sparseAvailable() {
+			continue
+		}
+		s := t.params[wi].Value.Shape()
+		if len(s) != 2 || !t.cfg.Kernels.UseSparse(mk.Kept(), mk.Len()) {
+			continue
+		}
+		p, err := kernel.NewPattern(s[0], s[1], mk.Keeps)
+		if err != nil {
+			return fmt.Errorf("train: sparse kernels for %q: %w", t.params[wi].Name, err)
+		}
+		t.sparse[wi] = p
+	}
+	if t.tg != nil {
+		t.attachSparse(t.tg.dense)
+	}
+	for _, eg := range t.evals {
+		t.attachSparse(eg.dense)
+	}
+	if ks, ok := t.opt.(keptState); ok {
+		ks.setKept(masks, t.sparse)
+	}
+	return nil
+}
+
+// attachSparse points each dense op of a graph at its weight's pattern (nil:
+// dense).
+func (t *Trainer) attachSparse(refs []denseRef) {
+	for _, r := range refs {
+		r.op.sparse = nil
+		if r.wi < len(t.sparse) {
+			r.op.sparse = t.sparse[r.wi]
+		}
+	}
+}
+
+// SparseLayers returns the names of the weights whose dense layers run with
+// the sparse kernels under the masks in force and Config.Kernels.
+func (t *Trainer) SparseLayers() []string {
+	var names []string
+	for wi, p := range t.sparse {
+		if p != nil {
+			names = append(names, t.params[wi].Name)
+		}
+	}
+	return names
+}
+
+// keptState is an optimizer state that can update the kept entries of a
+// param only. setKept gets, per param, its mask (nil when unmasked) and
+// whether to update its kept entries only (sparse not nil); it sets the
+// state of pruned entries to zero.
+type keptState interface {
+	setKept(masks []*prune.Mask, sparse []*kernel.Pattern)
+}
+
+// keptIndex lists the kept entries of each param that updates kept entries
+// only (nil for the others), and zeroes the pruned entries of state.
+func keptIndex(masks []*prune.Mask, sparse []*kernel.Pattern, state ...[]*tensor.Dense) [][]int32 {
+	kept := make([][]int32, len(masks))
+	for i, mk := range masks {
+		if mk == nil {
+			continue
+		}
+		for _, st := range state {
+			if i < len(st) {
+				mk.ApplyTo(st[i]) // sizes checked by SetMasks
+			}
+		}
+		if i >= len(sparse) || sparse[i] == nil {
+			continue
+		}
+		idx := make([]int32, 0, mk.Kept())
+		for j := 0; j < mk.Len(); j++ {
+			if mk.Keeps(j) {
+				idx = append(idx, int32(j))
+			}
+		}
+		kept[i] = idx
+	}
+	return kept
+}
+
+func (s *adamState) setKept(masks []*prune.Mask, sparse []*kernel.Pattern) {
+	s.sync()
+	s.kept = keptIndex(masks, sparse, s.m, s.v)
+	s.cm, s.cv = make([][]float32, len(s.kept)), make([][]float32, len(s.kept))
+	s.stale = true
+}
+
+// The moments of a param updated at kept entries only live in compact
+// arrays (cm, cv, in the order of kept), which a step reads and writes
+// sequentially; m and v hold them after sync, which Tensors calls. After
+// Tensors, whose caller may write new moments into m and v (a checkpoint
+// being restored), the next Update gathers the compact arrays again.
+
+// sync copies the compact moments into m and v, unless m and v are newer
+// (stale: Tensors was called since the last Update).
+func (s *adamState) sync() {
+	if s.stale {
+		return
+	}
+	for i, idx := range s.kept {
+		if idx == nil || s.cm[i] == nil {
+			continue
+		}
+		m, v := floats[float32](s.m[i]), floats[float32](s.v[i])
+		for q, j := range idx {
+			m[j], v[j] = s.cm[i][q], s.cv[i][q]
+		}
+	}
+}
+
+// gather copies m and v into the compact moments.
+func (s *adamState) gather() {
+	for i, idx := range s.kept {
+		if idx == nil || s.m[i].Dtype() != tensor.Float32 {
+			continue
+		}
+		if len(s.cm[i]) != len(idx) {
+			s.cm[i], s.cv[i] = make([]float32, len(idx)), make([]float32, len(idx))
+		}
+		m, v := floats[float32](s.m[i]), floats[float32](s.v[i])
+		for q, j := range idx {
+			s.cm[i][q], s.cv[i][q] = m[j], v[j]
+		}
+	}
+	s.stale = false
+}
+
+func (s *momentumState) setKept(masks []*prune.Mask, sparse []*kernel.Pattern) {
+	s.kept = keptIndex(masks, sparse, s.buf)
+}
+
+// keptBuf holds the gathered entries of a kept-only update.
+type keptBuf struct {
+	w, g, m, v []float32
+}
+
+func (b *keptBuf) size(n int) {
+	if cap(b.w) < n {
+		b.w, b.g, b.m, b.v = make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
+	}
+	b.w, b.g, b.m, b.v = b.w[:n], b.g[:n], b.m[:n], b.v[:n]
+}
+
+// adamKept runs adamStep on the kept entries idx of one float32 param,
+// whose moments are the compact m and v: it gathers the weights and
+// gradients, updates them with the same code as the dense update (so each
+// entry gets the same bits), and scatters the weights back. Pruned
+// entries, whose gradient and moments are zero, would not change under the
+// dense update either.
+func adamKept(buf *keptBuf, idx []int32, w, g, m, v []float32, k *adamCoef[float32]) {
+	buf.size(len(idx))
+	for q, i := range idx {
+		buf.w[q], buf.g[q] = w[i], g[i]
+	}
+	adamStep(buf.w, buf.g, m, v, k)
+	for q, i := range idx {
+		w[i] = buf.w[q]
+	}
+}
+
+// momentumKept is adamKept for momentumStep.
+func momentumKept(buf *keptBuf, idx []int32, w, g, b []float32, lr, mu, wd float32, nesterov bool) {
+	buf.size(len(idx))
+	for q, i := range idx {
+		buf.w[q], buf.g[q], buf.m[q] = w[i], g[i], b[i]
+	}
+	momentumStep(buf.w, buf.g, buf.m, lr, mu, wd, nesterov)
+	for q, i := range idx {
+		w[i], b[i] = buf.w[q], buf.m[q]
+	}
+}
