@@ -1,6 +1,5 @@
 package kernel
 
-
 // Block sizes of Sgemm: the panels of A (mc×kc) and B (kc×nc) packed for
 // the register tile mr×nr of the micro-kernel in use. kc is the same for
 // every kernel: it fixes the order of the sums (see Sgemm).
