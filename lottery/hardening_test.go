@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/shearsml/shears/prune"
 	"github.com/shearsml/shears/train"
@@ -171,5 +174,72 @@ func TestHugeModelRefused(t *testing.T) {
 	}
 	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the refused run created its folder: %v", err)
+	}
+}
+
+const claimEnv = "SHEARS_LOTTERY_CLAIM" // "DIR|SEED|GOFILE" for TestHelperClaim
+
+// TestHelperClaim runs one experiment (seeded by the parent) into a folder
+// as soon as the parent's go-file appears; run as a subprocess by
+// TestConcurrentClaimProcesses.
+func TestHelperClaim(t *testing.T) {
+	v := os.Getenv(claimEnv)
+	if v == "" {
+		t.Skip("run as a subprocess by TestConcurrentClaimProcesses")
+	}
+	parts := strings.Split(v, "|")
+	seed, _ := strconv.ParseUint(parts[1], 10, 64)
+	e := Experiment{Model: "mlp:4", Data: Data{Val: 50}, Train: Training{Iterations: 2, EvalEvery: 2, Batch: 8}, Seed: seed, Workers: 1}
+	for {
+		if _, err := os.Stat(parts[2]); err == nil {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if _, err := Run(context.Background(), parts[0], e, Options{}); err != nil {
+		fmt.Fprintln(os.Stderr, "CLAIM-REFUSED:", err)
+		os.Exit(3)
+	}
+}
+
+// TestConcurrentClaimProcesses: processes (not goroutines) running
+// different experiments into one new folder, released at the same moment:
+// one succeeds, the others are refused.
+func TestConcurrentClaimProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts subprocesses")
+	}
+	for round := range 3 {
+		base := t.TempDir()
+		dir, goFile := filepath.Join(base, "out"), filepath.Join(base, "go")
+		const procs = 3
+		cmds := make([]*exec.Cmd, procs)
+		outs := make([]*strings.Builder, procs)
+		for i := range procs {
+			cmds[i] = exec.Command(os.Args[0], "-test.run=^TestHelperClaim$", "-test.count=1")
+			cmds[i].Env = append(os.Environ(), fmt.Sprintf("%s=%s|%d|%s", claimEnv, dir, i, goFile))
+			outs[i] = new(strings.Builder)
+			cmds[i].Stdout, cmds[i].Stderr = outs[i], outs[i]
+			if err := cmds[i].Start(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(300 * time.Millisecond) // let them start and wait for the go-file
+		if err := os.WriteFile(goFile, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		ok := 0
+		for i, c := range cmds {
+			err := c.Wait()
+			switch {
+			case err == nil:
+				ok++
+			case !strings.Contains(outs[i].String(), "CLAIM-REFUSED") || !strings.Contains(outs[i].String(), "describes another experiment") && !strings.Contains(outs[i].String(), "not an output folder"):
+				t.Fatalf("round %d: process %d failed otherwise: %v\n%s", round, i, err, outs[i])
+			}
+		}
+		if ok != 1 {
+			t.Fatalf("round %d: %d of %d processes succeeded, want 1", round, ok, procs)
+		}
 	}
 }
