@@ -52,8 +52,9 @@ type Compacted struct {
 	// Weights are the kept slices of the masked weights, with removed
 	// units' constant outputs folded into the next layers' biases.
 	Weights *Weights
-	// Masks are the masks of the kept slices, over Weights.Prunable(): what
-	// unstructured sparsity is left.
+	// Masks are the masks of the kept slices, one per tensor of
+	// Weights.Prunable() (all kept where ms had none): what unstructured
+	// sparsity is left, ready for Trainer.SetMasks.
 	Masks *prune.Masks
 	// Groups are the dependency groups of the original model; Removed
 	// lists, for each group's Name, the units removed (ascending).
@@ -208,6 +209,14 @@ func Compact(m Model, w *Weights, ms *prune.Masks, input []int) (*Compacted, err
 		}
 		cw.add(name, nt, w.prunable[i])
 		specs[i].Shape = ns
+		if !w.prunable[i] {
+			continue
+		}
+		nm, err := prune.NewMask(name, ns)
+		if err != nil {
+			return nil, fmt.Errorf("train: Compact: %w", err)
+		}
+		newMasks = append(newMasks, nm)
 		if mk := mask(name); mk != nil {
 			bits := make([]bool, mk.Len())
 			for j := range bits {
@@ -215,16 +224,11 @@ func Compact(m Model, w *Weights, ms *prune.Masks, input []int) (*Compacted, err
 			}
 			nb := make([]bool, nt.Shape().TotalSize())
 			gather(bits, shape, k, nb)
-			nm, err := prune.NewMask(name, ns)
-			if err != nil {
-				return nil, fmt.Errorf("train: Compact: %w", err)
-			}
 			for j, b := range nb {
 				if !b {
 					nm.Set(j, false)
 				}
 			}
-			newMasks = append(newMasks, nm)
 		}
 	}
 	cm := &resized{Model: m, name: m.Name(), specs: specs}

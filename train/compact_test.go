@@ -419,6 +419,9 @@ func TestCompactedTrainsSavesLoads(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tr.Close()
+	if err := tr.SetMasks(c.Masks); err != nil {
+		t.Fatalf("the compacted masks do not fit the compacted weights: %v", err)
+	}
 	before := c.Weights.Clone()
 	if _, err := tr.Fit(context.Background(), data); err != nil {
 		t.Fatal(err)
