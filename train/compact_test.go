@@ -441,6 +441,9 @@ func TestCompactedTrainsSavesLoads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if rm.Name() != c.Model.Name() || rm.Name() == m.Name() || !strings.HasPrefix(rm.Name(), "lenet5-compact-") {
+		t.Errorf("names: original %q, compacted %q, resized %q", m.Name(), c.Model.Name(), rm.Name())
+	}
 	a, err := Logits(c.Model, c.Weights, data.Test, 50)
 	if err != nil {
 		t.Fatal(err)
