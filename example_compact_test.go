@@ -41,6 +41,6 @@ func Example_compact() {
 	fmt.Println(small.Model)
 	fmt.Printf("FLOPs: %d dense, %d after pruning (%.2f× fewer)\n", masked.Total.FLOPs, masked.Total.FLOPsNZ, masked.Total.TheoreticalSpeedup)
 	// Output:
-	// lenet300100(compact: fc1.w[64 150] fc1.b[150] fc2.w[150 50] fc2.b[50] fc3.w[50 10] fc3.b[10])
+	// lenet300100-compact-cf0f4eb9(fc1.w[64 150] fc1.b[150] fc2.w[150 50] fc2.b[50] fc3.w[50 10] fc3.b[10])
 	// FLOPs: 50200 dense, 17600 after pruning (2.85× fewer)
 }

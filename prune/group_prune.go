@@ -16,15 +16,18 @@ import (
 // count in the score but are not changed: Compact removes them.
 //
 // Scores: L1 sums |w| over the group's elements; L2 is the Euclidean norm of
-// all of them (Torch-Pruning's group magnitude importance with p = 1 and 2);
-// Random draws one number a unit; Taylor and a Scorer of the caller's sum
-// their element scores. Only kept elements count in members with a mask.
+// all of them. Within a group these rank units as Torch-Pruning's
+// MagnitudeImportance with p = 1 and 2 does (|w|^p summed per member, then
+// reduced over the members). Random draws one number a unit; Taylor and a
+// Scorer of the caller's sum their element scores. Only kept elements count
+// in members with a mask.
 //
 // A unit is a candidate while some element of its producing members (Role
 // Out) with a mask is kept. Per group (Global false) Amount counts the
 // candidates of each group; with Global, the candidates of all groups are
-// ranked together, each score divided by the mean score of its group (so that
-// layers of different sizes compare), and Amount counts all of them. Counts
+// ranked together, each score divided by the mean score of its group (as
+// Torch-Pruning's "mean" normalizer does, so that layers of different sizes
+// compare), and Amount counts all of them. Counts
 // are exact (before rounding to Multiple) and ties are broken by position:
 // the earlier group, then the lower unit, is pruned first.
 //

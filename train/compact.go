@@ -3,6 +3,7 @@ package train
 import (
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"strings"
 
@@ -46,14 +47,16 @@ func Groups(m Model, input []int) (prune.Groups, error) {
 // Compacted is a model physically shrunk by Compact.
 type Compacted struct {
 	// Model has the original's params, names and Forward, with smaller
-	// shapes; it trains, saves and loads like any Model (Resize rebuilds
-	// it from the original and saved Weights).
+	// shapes, and is named after the original and its shapes (e.g.
+	// "lenet300100-compact-1a2b3c4d"); it trains, saves and loads like any
+	// Model (Resize rebuilds it from the original and saved Weights).
 	Model Model
 	// Weights are the kept slices of the masked weights, with removed
 	// units' constant outputs folded into the next layers' biases.
 	Weights *Weights
-	// Masks are the masks of the kept slices, over Weights.Prunable(): what
-	// unstructured sparsity is left.
+	// Masks are the masks of the kept slices, one per tensor of
+	// Weights.Prunable() (all kept where ms had none): what unstructured
+	// sparsity is left, ready for Trainer.SetMasks.
 	Masks *prune.Masks
 	// Groups are the dependency groups of the original model; Removed
 	// lists, for each group's Name, the units removed (ascending).
@@ -208,6 +211,14 @@ func Compact(m Model, w *Weights, ms *prune.Masks, input []int) (*Compacted, err
 		}
 		cw.add(name, nt, w.prunable[i])
 		specs[i].Shape = ns
+		if !w.prunable[i] {
+			continue
+		}
+		nm, err := prune.NewMask(name, ns)
+		if err != nil {
+			return nil, fmt.Errorf("train: Compact: %w", err)
+		}
+		newMasks = append(newMasks, nm)
 		if mk := mask(name); mk != nil {
 			bits := make([]bool, mk.Len())
 			for j := range bits {
@@ -215,19 +226,14 @@ func Compact(m Model, w *Weights, ms *prune.Masks, input []int) (*Compacted, err
 			}
 			nb := make([]bool, nt.Shape().TotalSize())
 			gather(bits, shape, k, nb)
-			nm, err := prune.NewMask(name, ns)
-			if err != nil {
-				return nil, fmt.Errorf("train: Compact: %w", err)
-			}
 			for j, b := range nb {
 				if !b {
 					nm.Set(j, false)
 				}
 			}
-			newMasks = append(newMasks, nm)
 		}
 	}
-	cm := &resized{Model: m, name: m.Name(), specs: specs}
+	cm := newResized(m, specs)
 	nms, err := prune.NewMasksOf(newMasks...)
 	if err != nil {
 		return nil, fmt.Errorf("train: Compact: %w", err)
@@ -394,7 +400,7 @@ func (r *resized) String() string {
 	for i, s := range r.specs {
 		parts[i] = fmt.Sprintf("%s%v", s.Name, s.Shape)
 	}
-	return fmt.Sprintf("%s(compact: %s)", r.name, strings.Join(parts, " "))
+	return fmt.Sprintf("%s(%s)", r.name, strings.Join(parts, " "))
 }
 
 // Resize returns m with the param shapes of w (same names, order and
@@ -416,9 +422,19 @@ func Resize(m Model, w *Weights) (Model, error) {
 		}
 		specs[i].Shape = slices.Clone([]int(w.tensors[i].Shape()))
 	}
-	r := &resized{Model: m, name: m.Name(), specs: specs}
+	return newResized(m, specs), nil
+}
+
+// newResized returns m with the given param specs, named after m and the
+// shapes (so that results kept by model name, as lottery's are, never mix
+// two sizes of one model).
+func newResized(m Model, specs []ParamSpec) *resized {
 	if inner, ok := m.(*resized); ok {
-		r.Model = inner.Model
+		m = inner.Model
 	}
-	return r, nil
+	h := fnv.New32a()
+	for _, s := range specs {
+		fmt.Fprintf(h, "%s%v;", s.Name, s.Shape)
+	}
+	return &resized{Model: m, name: fmt.Sprintf("%s-compact-%08x", m.Name(), h.Sum32()), specs: specs}
 }

@@ -419,6 +419,9 @@ func TestCompactedTrainsSavesLoads(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tr.Close()
+	if err := tr.SetMasks(c.Masks); err != nil {
+		t.Fatalf("the compacted masks do not fit the compacted weights: %v", err)
+	}
 	before := c.Weights.Clone()
 	if _, err := tr.Fit(context.Background(), data); err != nil {
 		t.Fatal(err)
@@ -437,6 +440,9 @@ func TestCompactedTrainsSavesLoads(t *testing.T) {
 	rm, err := Resize(m, lw)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if rm.Name() != c.Model.Name() || rm.Name() == m.Name() || !strings.HasPrefix(rm.Name(), "lenet5-compact-") {
+		t.Errorf("names: original %q, compacted %q, resized %q", m.Name(), c.Model.Name(), rm.Name())
 	}
 	a, err := Logits(c.Model, c.Weights, data.Test, 50)
 	if err != nil {
