@@ -101,6 +101,23 @@
 // the next batches, without taking a step: what a gradient-based scorer
 // (prune.Taylor) needs.
 //
+// # Sparse kernels
+//
+// A masked dense layer (Dense, DenseReLU) can compute its forward pass, its
+// input gradient and its weight gradient at the kept weights only, and the
+// optimizer (Adam, Momentum) then updates kept weights only, their state
+// compact. Config.Kernels chooses: KernelsAuto (the default) runs sparse
+// the layers that keep at most SparseThreshold (25%, measured) of their
+// weights, KernelsDense and KernelsSparse force one way; SparseLayers says
+// which layers run sparse. The sparse sums follow the dense kernel's order
+// (blocks of 256 terms, one fused multiply-add chain each, pruned terms left
+// out), so weights, losses and optimizer state are the same bit for bit
+// with either kernels. They apply to float32 weights on the default build
+// with AVX2 (Backend "go-avx2"); elsewhere every layer runs dense.
+// DenseLayers describes a model made of dense layers as plain values, for
+// graph-free inference (package train/infer) and compressed model files
+// (package train/export).
+//
 // # Compaction
 //
 // Groups traces the graph a Model builds and returns its dependency groups
