@@ -89,6 +89,11 @@ func values(t *tensor.Dense) []float32 {
 	return append([]float32(nil), t.Float32s()...)
 }
 
+// SparseAvailable reports whether this CPU and build run the sparse kernels
+// (amd64 with AVX2 and FMA, without the purego tag); without them every
+// layer runs dense.
+func SparseAvailable() bool { return kernel.HasAVX2 }
+
 // FromLayers returns an Engine for the chain of layers, which must fit
 // (each layer's In the previous layer's Out); k chooses the kernels per
 // layer by the density of its Keep. Without AVX2 and FMA every layer runs

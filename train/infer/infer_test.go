@@ -13,7 +13,7 @@ import (
 )
 
 // sparseOK: the sparse kernels run (amd64 with AVX2 and FMA, default build).
-var sparseOK = train.Backend() == "go-avx2"
+var sparseOK = infer.SparseAvailable()
 
 // trained returns LeNet-300-100 trained briefly on the digits, and masks
 // pruned globally to the given fraction of weights kept (masks applied).
