@@ -1,21 +1,30 @@
 #!/usr/bin/python3
-"""Time one training step of LeNet-300-100 in PyTorch, to compare with
-BenchmarkTrainLeNet300100 in package train.
+"""Time one training step of LeNet-300-100, LeNet-5, Conv-2 or Conv-6 in
+PyTorch, to compare with BenchmarkTrainLeNet300100 and BenchmarkTrainConv in
+package train (examples/benchmark runs both sides in one run).
 
 Run with Debian's python3 (apt-get install python3-torch):
 
     /usr/bin/python3 scripts/bench_torch_train.py
-    /usr/bin/python3 scripts/bench_torch_train.py --seconds 5 --repeat 5
+    /usr/bin/python3 scripts/bench_torch_train.py --model conv2 --seconds 5 --repeat 5
 
-The step is the Go benchmark's: a 784-300-100-10 MLP with ReLU, float32,
-softmax cross-entropy, a batch of 60 (random inputs, random labels), Adam
-(learning rate 1.2e-3; --foreach for the multi-tensor Adam), on one thread
-(torch.set_num_threads(1)). Each
-repeat runs steps for about --seconds and prints samples per second; the
-last line gives the best repeat, the figure to compare with
+By default it measures PyTorch's best CPU configuration for this work:
+Adam with foreach=True (the multi-tensor implementation),
+torch.set_flush_denormal(True) (denormals flushed to zero) and one thread
+(torch.set_num_threads(1)); --no-foreach, --no-flush and --threads change
+that. The step is the Go benchmarks': float32, softmax cross-entropy, a
+batch of 60 (random inputs, random labels), Adam with learning rate 1.2e-3,
+on the models of package train:
 
-    go test ./train -run '^$' -bench TrainLeNet300100 -cpu 1 -benchtime 3s
-    go test ./train -run '^$' -bench TrainLeNet300100 -cpu 1 -benchtime 3s -tags openblas
+    lenet300100  784-300-100-10 MLP, ReLU, input 1x28x28
+    lenet5       conv 6@5x5 pad 2, pool 2, conv 16@5x5 pad 2, pool 2,
+                 fc 120, 84, 10; ReLU; input 1x28x28
+    conv2        conv 64@3x3 pad 1 twice, pool 2, fc 256, 256, 10; 3x32x32
+    conv6        conv 64, 64, pool, 128, 128, pool, 256, 256, pool (3x3,
+                 pad 1), fc 256, 256, 10; input 3x32x32
+
+Each repeat runs steps for about --seconds and prints samples per second;
+the last line gives the best repeat.
 """
 
 import argparse
@@ -25,28 +34,74 @@ import torch
 import torch.nn as nn
 
 
+def convnet(in_shape, convs, hidden, classes=10):
+    c, h, w = in_shape
+    layers = []
+    for out, k, pad, pool in convs:
+        layers += [nn.Conv2d(c, out, k, padding=pad), nn.ReLU()]
+        h, w = h + 2 * pad - k + 1, w + 2 * pad - k + 1
+        if pool:
+            layers.append(nn.MaxPool2d(2))
+            h, w = h // 2, w // 2
+        c = out
+    layers.append(nn.Flatten())
+    sizes = [c * h * w] + hidden
+    for a, b in zip(sizes, sizes[1:]):
+        layers += [nn.Linear(a, b), nn.ReLU()]
+    layers.append(nn.Linear(sizes[-1], classes))
+    return nn.Sequential(*layers)
+
+
+def stack(blocks):
+    out = []
+    for b in range(blocks):
+        ch = 64 << b
+        out += [(ch, 3, 1, False), (ch, 3, 1, True)]
+    return out
+
+
+MODELS = {
+    "lenet300100": ((1, 28, 28), lambda: nn.Sequential(
+        nn.Flatten(), nn.Linear(784, 300), nn.ReLU(), nn.Linear(300, 100), nn.ReLU(), nn.Linear(100, 10))),
+    "lenet5": ((1, 28, 28), lambda: convnet((1, 28, 28), [(6, 5, 2, True), (16, 5, 2, True)], [120, 84])),
+    "conv2": ((3, 32, 32), lambda: convnet((3, 32, 32), stack(1), [256, 256])),
+    "conv6": ((3, 32, 32), lambda: convnet((3, 32, 32), stack(3), [256, 256])),
+}
+
+
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", choices=sorted(MODELS), default="lenet300100")
     ap.add_argument("--batch", type=int, default=60)
     ap.add_argument("--seconds", type=float, default=3.0, help="length of one repeat")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--foreach", action="store_true",
-                    help="Adam(foreach=True): PyTorch's multi-tensor Adam (faster; the default on CPU is the per-tensor loop)")
+    ap.add_argument("--no-foreach", dest="foreach", action="store_false",
+                    help="Adam(foreach=False): the per-tensor loop instead of the multi-tensor Adam")
+    ap.add_argument("--no-flush", dest="flush", action="store_false",
+                    help="keep denormals (no torch.set_flush_denormal(True))")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
+    flushed = torch.set_flush_denormal(args.flush) and args.flush
     torch.manual_seed(1)
-    model = nn.Sequential(
-        nn.Flatten(),
-        nn.Linear(784, 300), nn.ReLU(),
-        nn.Linear(300, 100), nn.ReLU(),
-        nn.Linear(100, 10),
-    )
+    shape, make = MODELS[args.model]
+    model = make()
     opt = torch.optim.Adam(model.parameters(), lr=1.2e-3, foreach=args.foreach)
     loss_fn = nn.CrossEntropyLoss()
     # ten distinct batches, cycled, so that the data are not all one tensor
-    xs = [torch.rand(args.batch, 1, 28, 28) for _ in range(10)]
+    xs = [torch.rand(args.batch, *shape) for _ in range(10)]
     ys = [torch.randint(0, 10, (args.batch,)) for _ in range(10)]
 
     def step(i):
@@ -55,13 +110,15 @@ def main():
         loss.backward()
         opt.step()
 
-    for i in range(50):  # warm up
+    warm = 50 if args.model in ("lenet300100", "lenet5") else 3
+    for i in range(warm):
         step(i)
     best = 0.0
+    chunk = 20 if args.model in ("lenet300100", "lenet5") else 1
     for r in range(args.repeat):
         n, start = 0, time.perf_counter()
         while True:
-            for _ in range(20):
+            for _ in range(chunk):
                 step(n)
                 n += 1
             el = time.perf_counter() - start
@@ -69,10 +126,11 @@ def main():
                 break
         rate = n * args.batch / el
         best = max(best, rate)
-        print(f"repeat {r + 1}: {n} steps in {el:.2f} s: {rate:.0f} samples/s "
+        print(f"repeat {r + 1}: {n} steps in {el:.2f} s: {rate:.1f} samples/s "
               f"({1e3 * el / n:.3f} ms/step)", flush=True)
-    print(f"pytorch {torch.__version__}, {torch.get_num_threads()} thread(s), "
-          f"batch {args.batch}, foreach={args.foreach}: best {best:.0f} samples/s")
+    print(f"pytorch {torch.__version__} on {cpu_name()}, model={args.model}, "
+          f"{torch.get_num_threads()} thread(s), batch {args.batch}, foreach={args.foreach}, "
+          f"flush_denormal={flushed}: best {best:.1f} samples/s")
 
 
 if __name__ == "__main__":

@@ -18,8 +18,9 @@ func isGonum(b gorgonia.BLAS) bool {
 // gemm computes c = op(a)·op(b) + beta·c for row-major matrices, where op(a)
 // is m×k and op(b) is k×n (transposed when tA, tB).
 //
-// float32 products use this package's AVX2/FMA kernel when Gorgonia uses
-// its default BLAS (gonum's pure Go) and the CPU has AVX2 and FMA; otherwise
+// float32 products use this package's AVX-512 or AVX2/FMA kernels when
+// Gorgonia uses its default BLAS (gonum's pure Go) and the CPU has them
+// (the two give bit-identical results); otherwise
 // they, and every float64 product, use the BLAS Gorgonia uses
 // (gorgonia.WhichBLAS: OpenBLAS with the openblas build tag, or whatever the
 // program passed to gorgonia.Use).
@@ -58,9 +59,11 @@ func isF32[T float]() bool {
 }
 
 // Backend names what computes the float32 matrix products of this package's
-// ops: "openblas" (a build with the openblas tag), "go-avx2" (the default
-// build's assembly kernel, on amd64 with AVX2 and FMA) or "gonum" (gonum's
-// pure-Go BLAS, on other CPUs). After a program's own gorgonia.Use with
+// ops: "openblas" (a build with the openblas tag), "go-avx512" or "go-avx2"
+// (the default build's assembly kernels, on amd64 with AVX-512, or with
+// AVX2 and FMA; both give the same numbers, bit for bit) or "gonum"
+// (gonum's pure-Go BLAS, on other CPUs; its numbers differ in the last
+// bits, as Go has no float32 fused multiply-add). After a program's own gorgonia.Use with
 // another BLAS, it is that BLAS's Go type.
 func Backend() string {
 	impl := gorgonia.WhichBLAS()
@@ -68,7 +71,7 @@ func Backend() string {
 	case openblas && !isGonum(impl):
 		return "openblas"
 	case isGonum(impl) && kernel.HasAVX2:
-		return "go-avx2"
+		return "go-" + kernel.Path()
 	case isGonum(impl):
 		return "gonum"
 	}

@@ -6,6 +6,7 @@ import (
 	"hash/fnv"
 	"math"
 	"slices"
+	"sync"
 	"unsafe"
 
 	"github.com/chewxy/hm"
@@ -396,6 +397,8 @@ func (op *denseOp) SymDiff(in gorgonia.Nodes, output, grad *gorgonia.Node) (gorg
 type reluGradOp struct {
 	opKit
 	dims int
+	job  any // *reluGradJob[T]
+	wg   sync.WaitGroup
 }
 
 func (op *reluGradOp) Arity() int { return 2 }
@@ -421,10 +424,21 @@ func (op *reluGradOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
 	return run(op, vals, reluGradKernel[float32], reluGradKernel[float64])
 }
 
-func reluGradKernel[T float](_ *reluGradOp, a *args[T]) error {
-	reluGrad(a.in[0], a.in[1], a.out)
+func reluGradKernel[T float](op *reluGradOp, a *args[T]) error {
+	j := jobOf[reluGradJob[T]](&op.job)
+	j.y, j.dy, j.out = a.in[0], a.in[1], a.out
+	n := len(j.y)
+	parallel(j, n, workers(n, minParallelElems), &op.wg)
 	return nil
 }
+
+// minParallelElems is the least number of entries of an elementwise
+// operation worth a goroutine of its own.
+const minParallelElems = 1 << 18
+
+type reluGradJob[T float] struct{ y, dy, out []T }
+
+func (j *reluGradJob[T]) runRange(_, lo, hi int) { reluGrad(j.y[lo:hi], j.dy[lo:hi], j.out[lo:hi]) }
 
 func reluGrad[T float](y, dy, out []T) {
 	out = out[:len(y)]

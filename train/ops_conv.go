@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash"
 	"math"
+	"sync"
 	"unsafe"
 
 	"github.com/chewxy/hm"
@@ -43,15 +44,21 @@ func (g convGeom) colRows() int { return g.C * g.KH * g.KW }
 func (g convGeom) colCols() int { return g.OH * g.OW }
 
 // im2col unfolds one image x [C,H,W] into col [C·KH·KW, OH·OW].
-func im2col[T float](g convGeom, x, col []T) {
+func im2col[T float](g convGeom, x, col []T) { im2colRows(g, x, col, 0, g.colRows()) }
+
+// im2colRows writes rows [r0, r1) of im2col's col into col [r1-r0, OH·OW].
+func im2colRows[T float](g convGeom, x, col []T, r0, r1 int) {
 	n := g.colCols()
 	row := 0
 	for c := 0; c < g.C; c++ {
 		plane := x[c*g.H*g.W : (c+1)*g.H*g.W]
 		for ki := 0; ki < g.KH; ki++ {
 			for kj := 0; kj < g.KW; kj++ {
-				dst := col[row*n : (row+1)*n]
 				row++
+				if row <= r0 || row > r1 {
+					continue
+				}
+				dst := col[(row-1-r0)*n : (row-r0)*n]
 				for oh := 0; oh < g.OH; oh++ {
 					ih := oh*g.Stride - g.Pad + ki
 					d := dst[oh*g.OW : (oh+1)*g.OW]
@@ -147,7 +154,8 @@ type convOp struct {
 	opKit
 	stride, pad int
 	relu        bool
-	col         []float64 // scratch, reinterpreted for float32
+	job         any // *convFwdJob[T]
+	wg          sync.WaitGroup
 }
 
 func (op *convOp) Arity() int { return 3 }
@@ -201,8 +209,25 @@ func convKernel[T float](op *convOp, a *args[T]) error {
 	if err != nil {
 		return err
 	}
-	convFwd(g, a.shape[0][0], a.in[0], a.in[1], a.in[2], a.out, scratch[T](&op.col, g.colRows()*g.colCols()), op.relu)
+	j := jobOf[convFwdJob[T]](&op.job)
+	*j = convFwdJob[T]{g: g, x: a.in[0], w: a.in[1], b: a.in[2], y: a.out, relu: op.relu, cols: j.cols}
+	batch := a.shape[0][0]
+	parallel(j, batch, workers(batch*g.O*g.colRows()*g.colCols(), minParallelWork), &op.wg)
 	return nil
+}
+
+// minParallelWork is the least work (multiply-adds) per range worth a
+// goroutine of its own.
+const minParallelWork = 1 << 21
+
+// jobOf returns *slot as a *J, making it on first use.
+func jobOf[J any](slot *any) *J {
+	j, ok := (*slot).(*J)
+	if !ok {
+		j = new(J)
+		*slot = j
+	}
+	return j
 }
 
 // scratch returns a []T of n elements backed by *buf, grown as needed.
@@ -215,11 +240,31 @@ func scratch[T float](buf *[]float64, n int) []T {
 	return unsafe.Slice((*T)(unsafe.Pointer(unsafe.SliceData(*buf))), n)
 }
 
+// convFwdJob is the forward convolution of a batch, split by images: each
+// image's output is computed on its own (bias, im2col, one matrix product,
+// ReLU), whichever range it falls in.
+type convFwdJob[T float] struct {
+	g          convGeom
+	x, w, b, y []T
+	relu       bool
+	cols       [maxWorkers][]float64 // im2col scratch of each worker
+}
+
+func (j *convFwdJob[T]) runRange(wk, lo, hi int) {
+	col := scratch[T](&j.cols[wk], j.g.colRows()*j.g.colCols())
+	convImages(j.g, lo, hi, j.x, j.w, j.b, j.y, col, j.relu)
+}
+
+// convFwd is the forward convolution of a batch on one goroutine.
 func convFwd[T float](g convGeom, batch int, x, w, b, y, col []T, relu bool) {
+	convImages(g, 0, batch, x, w, b, y, col, relu)
+}
+
+func convImages[T float](g convGeom, lo, hi int, x, w, b, y, col []T, relu bool) {
 	in, out := g.C*g.H*g.W, g.O*g.OH*g.OW
 	hw := g.OH * g.OW
 	k := g.colRows()
-	for i := 0; i < batch; i++ {
+	for i := lo; i < hi; i++ {
 		xi, yi := x[i*in:(i+1)*in], y[i*out:(i+1)*out]
 		for o := 0; o < g.O; o++ {
 			row := yi[o*hw : (o+1)*hw]
@@ -229,11 +274,11 @@ func convFwd[T float](g convGeom, batch int, x, w, b, y, col []T, relu bool) {
 		}
 		im2col(g, xi, col)
 		gemm(false, false, g.O, hw, k, w, k, col, hw, 1, yi, hw)
-	}
-	if relu {
-		for i, v := range y {
-			if v < 0 {
-				y[i] = 0
+		if relu {
+			for j, v := range yi {
+				if v < 0 {
+					yi[j] = 0
+				}
 			}
 		}
 	}
@@ -282,7 +327,8 @@ type convGradWOp struct {
 	opKit
 	stride, pad int
 	wShape      tensor.Shape
-	col         []float64
+	job         any // *convGradWJob[T]
+	wg          sync.WaitGroup
 }
 
 func (op *convGradWOp) Arity() int { return 2 }
@@ -318,17 +364,42 @@ func convGradWKernel[T float](op *convGradWOp, a *args[T]) error {
 	if err != nil {
 		return err
 	}
-	convGradW(g, a.shape[0][0], a.in[0], a.in[1], a.out, scratch[T](&op.col, g.colRows()*g.colCols()))
+	j := jobOf[convGradWJob[T]](&op.job)
+	*j = convGradWJob[T]{g: g, batch: a.shape[0][0], x: a.in[0], dz: a.in[1], dw: a.out, cols: j.cols}
+	rows := g.colRows()
+	parallel(j, rows, workers(j.batch*g.O*rows*g.colCols(), minParallelWork), &op.wg)
 	return nil
 }
 
+// convGradWJob is the kernel gradient Σ_images dz·colᵀ, split by kernel
+// columns (rows of col): each range unfolds its rows of every image and
+// sums their products image after image, so that each element of the
+// gradient is summed in the same order whatever the ranges.
+type convGradWJob[T float] struct {
+	g         convGeom
+	batch     int
+	x, dz, dw []T
+	cols      [maxWorkers][]float64
+}
+
+func (j *convGradWJob[T]) runRange(wk, lo, hi int) {
+	g := j.g
+	col := scratch[T](&j.cols[wk], (hi-lo)*g.colCols())
+	convGradWRows(g, j.batch, j.x, j.dz, j.dw, col, lo, hi)
+}
+
+// convGradW is the kernel gradient on one goroutine.
 func convGradW[T float](g convGeom, batch int, x, dz, dw, col []T) {
+	convGradWRows(g, batch, x, dz, dw, col, 0, g.colRows())
+}
+
+func convGradWRows[T float](g convGeom, batch int, x, dz, dw, col []T, r0, r1 int) {
 	in, out := g.C*g.H*g.W, g.O*g.OH*g.OW
 	hw, k := g.colCols(), g.colRows()
 	var beta T
 	for i := 0; i < batch; i++ {
-		im2col(g, x[i*in:(i+1)*in], col)
-		gemm(false, true, g.O, k, hw, dz[i*out:(i+1)*out], hw, col, hw, beta, dw, k)
+		im2colRows(g, x[i*in:(i+1)*in], col, r0, r1)
+		gemm(false, true, g.O, r1-r0, hw, dz[i*out:(i+1)*out], hw, col, hw, beta, dw[r0:], k)
 		beta = 1
 	}
 }
@@ -338,7 +409,8 @@ type convGradXOp struct {
 	opKit
 	stride, pad int
 	xShape      tensor.Shape
-	col         []float64
+	job         any // *convGradXJob[T]
+	wg          sync.WaitGroup
 }
 
 func (op *convGradXOp) Arity() int { return 2 }
@@ -374,17 +446,38 @@ func convGradXKernel[T float](op *convGradXOp, a *args[T]) error {
 	if err != nil {
 		return err
 	}
-	convGradX(g, op.xShape[0], a.in[0], a.in[1], a.out, scratch[T](&op.col, g.colRows()*g.colCols()))
+	j := jobOf[convGradXJob[T]](&op.job)
+	*j = convGradXJob[T]{g: g, dz: a.in[0], w: a.in[1], dx: a.out, cols: j.cols}
+	batch := op.xShape[0]
+	parallel(j, batch, workers(batch*g.O*g.colRows()*g.colCols(), minParallelWork), &op.wg)
 	return nil
 }
 
+// convGradXJob is the input gradient col2im(wᵀ·dz), split by images.
+type convGradXJob[T float] struct {
+	g         convGeom
+	dz, w, dx []T
+	cols      [maxWorkers][]float64
+}
+
+func (j *convGradXJob[T]) runRange(wk, lo, hi int) {
+	col := scratch[T](&j.cols[wk], j.g.colRows()*j.g.colCols())
+	convGradXImages(j.g, lo, hi, j.dz, j.w, j.dx, col)
+}
+
+// convGradX is the input gradient on one goroutine.
 func convGradX[T float](g convGeom, batch int, dz, w, dx, col []T) {
+	convGradXImages(g, 0, batch, dz, w, dx, col)
+}
+
+func convGradXImages[T float](g convGeom, lo, hi int, dz, w, dx, col []T) {
 	in, out := g.C*g.H*g.W, g.O*g.OH*g.OW
 	hw, k := g.colCols(), g.colRows()
-	clear(dx)
-	for i := 0; i < batch; i++ {
+	for i := lo; i < hi; i++ {
 		gemm(true, false, k, hw, g.O, w, k, dz[i*out:(i+1)*out], hw, 0, col, hw)
-		col2im(g, col, dx[i*in:(i+1)*in])
+		dxi := dx[i*in : (i+1)*in]
+		clear(dxi)
+		col2im(g, col, dxi)
 	}
 }
 
@@ -452,6 +545,8 @@ type maxPoolOp struct {
 	opKit
 	size int
 	arg  []int32 // flat input index of each output's maximum
+	job  any     // *maxPoolJob[T]
+	wg   sync.WaitGroup
 }
 
 func (op *maxPoolOp) Arity() int    { return 1 }
@@ -488,12 +583,36 @@ func maxPoolKernel[T float](op *maxPoolOp, a *args[T]) error {
 		op.arg = make([]int32, n)
 	}
 	op.arg = op.arg[:n]
-	maxPool(a.in[0], a.out, op.arg, s[0]*s[1], s[2], s[3], op.size)
+	j := jobOf[maxPoolJob[T]](&op.job)
+	*j = maxPoolJob[T]{x: a.in[0], y: a.out, arg: op.arg, h: s[2], w: s[3], k: op.size}
+	planes := s[0] * s[1]
+	parallel(j, planes, workers(len(a.in[0]), minParallelElems), &op.wg)
 	return nil
+}
+
+// maxPoolJob pools a range of planes (image channels).
+type maxPoolJob[T float] struct {
+	x, y    []T
+	arg     []int32
+	h, w, k int
+}
+
+func (j *maxPoolJob[T]) runRange(_, lo, hi int) {
+	in, out := j.h*j.w, (j.h/j.k)*(j.w/j.k)
+	maxPool(j.x[lo*in:hi*in], j.y[lo*out:hi*out], j.arg[lo*out:hi*out], hi-lo, j.h, j.w, j.k)
+	if lo > 0 { // maxPool's indices are relative to its first plane
+		for i := range j.arg[lo*out : hi*out] {
+			j.arg[lo*out+i] += int32(lo * in)
+		}
+	}
 }
 
 func maxPool[T float](x, y []T, arg []int32, planes, h, w, k int) {
 	oh, ow := h/k, w/k
+	if k == 2 {
+		maxPool2(x, y, arg, planes, h, w)
+		return
+	}
 	o := 0
 	for p := 0; p < planes; p++ {
 		base := p * h * w
@@ -517,6 +636,37 @@ func maxPool[T float](x, y []T, arg []int32, planes, h, w, k int) {
 	}
 }
 
+// maxPool2 is maxPool for 2×2 windows, unrolled: the same comparisons in
+// the same order (the window's entries row by row; the first largest wins,
+// a NaN wins over numbers).
+func maxPool2[T float](x, y []T, arg []int32, planes, h, w int) {
+	oh, ow := h/2, w/2
+	o := 0
+	for p := 0; p < planes; p++ {
+		base := p * h * w
+		for i := 0; i < oh; i++ {
+			r0 := base + 2*i*w
+			r1 := r0 + w
+			top, bot := x[r0:r0+2*ow], x[r1:r1+2*ow]
+			ys, as := y[o:o+ow], arg[o:o+ow]
+			for j := range ys {
+				best, mx := r0+2*j, top[2*j]
+				if v := top[2*j+1]; v > mx || (v != v && mx == mx) {
+					mx, best = v, r0+2*j+1
+				}
+				if v := bot[2*j]; v > mx || (v != v && mx == mx) {
+					mx, best = v, r1+2*j
+				}
+				if v := bot[2*j+1]; v > mx || (v != v && mx == mx) {
+					mx, best = v, r1+2*j+1
+				}
+				ys[j], as[j] = mx, int32(best)
+			}
+			o += ow
+		}
+	}
+}
+
 func (op *maxPoolOp) DiffWRT(inputs int) []bool { return []bool{true} }
 
 func (op *maxPoolOp) SymDiff(in gorgonia.Nodes, output, grad *gorgonia.Node) (gorgonia.Nodes, error) {
@@ -536,6 +686,8 @@ type maxPoolGradOp struct {
 	opKit
 	fwd    *maxPoolOp
 	xShape tensor.Shape
+	job    any // *scatterJob[T]
+	wg     sync.WaitGroup
 }
 
 func (op *maxPoolGradOp) Arity() int    { return 2 }
@@ -570,13 +722,28 @@ func maxPoolGradKernel[T float](op *maxPoolGradOp, a *args[T]) error {
 	if len(a.in[1]) != len(op.fwd.arg) {
 		return fmt.Errorf("train: %v: gradient of %d elements for %d pooled outputs", op, len(a.in[1]), len(op.fwd.arg))
 	}
-	scatter(a.in[1], a.out, op.fwd.arg)
+	j := jobOf[scatterJob[T]](&op.job)
+	xs := op.xShape
+	*j = scatterJob[T]{dy: a.in[1], dx: a.out, arg: op.fwd.arg, in: xs[2] * xs[3], out: (xs[2] / op.fwd.size) * (xs[3] / op.fwd.size)}
+	planes := xs[0] * xs[1]
+	parallel(j, planes, workers(len(a.out), minParallelElems), &op.wg)
 	return nil
 }
 
-func scatter[T float](dy, dx []T, arg []int32) {
+// scatterJob sends the gradients of a range of pooled planes to their
+// maxima (which lie in the same planes).
+type scatterJob[T float] struct {
+	dy, dx  []T
+	arg     []int32
+	in, out int // elements per plane of dx and of dy
+}
+
+func (j *scatterJob[T]) runRange(_, lo, hi int) {
+	dx := j.dx[lo*j.in : hi*j.in]
 	clear(dx)
-	for i, v := range dy {
-		dx[arg[i]] += v
+	base := int32(lo * j.in)
+	arg := j.arg[lo*j.out : hi*j.out]
+	for i, v := range j.dy[lo*j.out : hi*j.out] {
+		dx[arg[i]-base] += v
 	}
 }

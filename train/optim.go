@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/shearsml/shears/prune"
 	"github.com/shearsml/shears/train/internal/kernel"
@@ -216,6 +217,11 @@ type adamState struct {
 	cm, cv          [][]float32
 	stale           bool
 	kbuf            keptBuf
+	k32             adamCoef[float32] // this step's coefficients
+	k64             adamCoef[float64]
+	j32             adamJob[float32] // the update under way
+	j64             adamJob[float64]
+	wg              sync.WaitGroup
 }
 
 // Tensors returns the moments and the step count; for params updated at
@@ -238,23 +244,39 @@ func (s *adamState) Update(params []prune.Param, lr float64) error {
 	bc2 := 1 - math.Pow(s.b2, t)
 	step := lr / bc1
 	inv := 1 / math.Sqrt(bc2)
-	k32 := newAdamCoef[float32](s.b1, s.b2, step, inv, s.eps, s.wd)
-	k64 := newAdamCoef[float64](s.b1, s.b2, step, inv, s.eps, s.wd)
+	s.k32 = newAdamCoef[float32](s.b1, s.b2, step, inv, s.eps, s.wd)
+	s.k64 = newAdamCoef[float64](s.b1, s.b2, step, inv, s.eps, s.wd)
 	for i, p := range params {
 		if i < len(s.kept) && s.kept[i] != nil && p.Value.Dtype() == tensor.Float32 {
 			if s.stale {
 				s.gather()
 			}
-			adamKept(&s.kbuf, s.kept[i], floats[float32](p.Value), floats[float32](p.Grad), s.cm[i], s.cv[i], &k32)
+			adamKept(&s.kbuf, s.kept[i], floats[float32](p.Value), floats[float32](p.Grad), s.cm[i], s.cv[i], &s.k32)
 			continue
 		}
 		if p.Value.Dtype() == tensor.Float32 {
-			adamStep(floats[float32](p.Value), floats[float32](p.Grad), floats[float32](s.m[i]), floats[float32](s.v[i]), &k32)
+			s.j32 = adamJob[float32]{floats[float32](p.Value), floats[float32](p.Grad), floats[float32](s.m[i]), floats[float32](s.v[i]), &s.k32}
+			n := len(s.j32.w)
+			parallel(&s.j32, n, workers(n, minParallelElems), &s.wg)
 		} else {
-			adamStep(floats[float64](p.Value), floats[float64](p.Grad), floats[float64](s.m[i]), floats[float64](s.v[i]), &k64)
+			s.j64 = adamJob[float64]{floats[float64](p.Value), floats[float64](p.Grad), floats[float64](s.m[i]), floats[float64](s.v[i]), &s.k64}
+			n := len(s.j64.w)
+			parallel(&s.j64, n, workers(n, minParallelElems), &s.wg)
 		}
 	}
+	s.j32, s.j64 = adamJob[float32]{}, adamJob[float64]{}
 	return nil
+}
+
+// adamJob updates a range of one param's entries: each entry on its own,
+// so the split does not change the numbers.
+type adamJob[T float] struct {
+	w, g, m, v []T
+	k          *adamCoef[T]
+}
+
+func (j *adamJob[T]) runRange(_, lo, hi int) {
+	adamStep(j.w[lo:hi], j.g[lo:hi], j.m[lo:hi], j.v[lo:hi], j.k)
 }
 
 // newAdamCoef returns the coefficients in T; the complements 1-b are

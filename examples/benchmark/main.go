@@ -9,11 +9,15 @@
 //     BenchmarkGlobal), against torch.nn.utils.prune.global_unstructured
 //     with L1Unstructured and amount=0.2 (scripts/bench_torch_prune.py);
 //   - training: one optimizer step (forward, backward, Adam) of
-//     LeNet-300-100 (784-300-100-10), float32, batch 60, on random data,
-//     against the same network in PyTorch (scripts/bench_torch_train.py);
+//     LeNet-300-100 (784-300-100-10), LeNet-5, Conv-2 and Conv-6, float32,
+//     batch 60, on random data, against the same networks in PyTorch
+//     (scripts/bench_torch_train.py) in its best CPU configuration: Adam
+//     with foreach=True, torch.set_flush_denormal(True), and the thread
+//     count set by torch.set_num_threads;
 //
-// each on one thread and on GOMAXPROCS threads (torch.set_num_threads).
-// When python3 or torch is missing it says so and prints the Go figures only.
+// each on one thread and on GOMAXPROCS threads, both sides one after the
+// other for each figure, and names the CPU (/proc/cpuinfo). When python3
+// or torch is missing it says so and prints the Go figures only.
 //
 // Usage:
 //
@@ -38,6 +42,7 @@ import (
 	"regexp"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -58,10 +63,11 @@ func main() {
 
 const usageText = `Usage: benchmark [flags]
 
-Times global L1 pruning and a LeNet-300-100 training step in Go (shears on
-Gorgonia) and in PyTorch (python3-torch, through scripts/bench_torch_*.py)
-on this machine, in this run, and prints the ratios. Without PyTorch it
-prints the Go figures only.
+Times global L1 pruning and training steps of LeNet-300-100, LeNet-5,
+Conv-2 and Conv-6 in Go (shears on Gorgonia) and in PyTorch (python3-torch,
+through scripts/bench_torch_*.py, in its best CPU configuration: foreach
+Adam, flushed denormals) on this machine, in this run, and prints the
+ratios. Without PyTorch it prints the Go figures only.
 
 Flags:
 `
@@ -77,7 +83,8 @@ type options struct {
 	python   string // interpreter; "" finds one
 	scripts  string // folder of the torch scripts; "" finds it
 	torch    bool
-	only     string // "", "prune" or "train"
+	only     string   // "", "prune" or "train"
+	models   []string // trained models, names of trainModels
 }
 
 // parse reads the flags. It returns the exit code for a parse that ends the
@@ -99,7 +106,8 @@ func parse(args []string, stderr io.Writer) (o options, code int, ok bool) {
 	fs.StringVar(&o.scripts, "scripts", "", "`folder` holding bench_torch_prune.py and bench_torch_train.py (default: scripts/ in this folder or a parent)")
 	fs.BoolVar(&o.torch, "torch", true, "run the PyTorch side (-torch=false: Go figures only)")
 	fs.StringVar(&o.only, "only", "", "run one benchmark only, by `name`: prune or train")
-	quick := fs.Bool("quick", false, "a short run for CI: 1M weights, one thread count (GOMAXPROCS), 0.3 s training repeats")
+	models := fs.String("models", "lenet300100,lenet5,conv2,conv6", "trained `models`, comma-separated: lenet300100, lenet5, conv2, conv6")
+	quick := fs.Bool("quick", false, "a short run for CI: 1M weights, one thread count (GOMAXPROCS), LeNet-300-100 only, 0.3 s training repeats")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return o, 0, false
@@ -130,6 +138,9 @@ func parse(args []string, stderr io.Writer) (o options, code int, ok bool) {
 		if !set["threads"] {
 			*threads = strconv.Itoa(runtime.GOMAXPROCS(0))
 		}
+		if !set["models"] {
+			*models = "lenet300100"
+		}
 	}
 	var err error
 	if o.weights, err = parseWeights(*weights); err != nil {
@@ -137,6 +148,9 @@ func parse(args []string, stderr io.Writer) (o options, code int, ok bool) {
 	}
 	if o.threads, err = parseThreads(*threads); err != nil {
 		return bad("-threads: %v", err)
+	}
+	if o.models, err = parseModels(*models); err != nil {
+		return bad("-models: %v", err)
 	}
 	switch {
 	case o.repeat < 1:
@@ -171,6 +185,22 @@ func parseWeights(s string) (int, error) {
 		return 0, fmt.Errorf("%q is not a whole number of millions", s)
 	}
 	return n, nil
+}
+
+// parseModels reads a list of model names (trainModels' keys).
+func parseModels(s string) ([]string, error) {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if _, ok := trainModels[f]; !ok {
+			return nil, fmt.Errorf("%q is not one of lenet300100, lenet5, conv2, conv6", f)
+		}
+		if slices.Contains(out, f) {
+			return nil, fmt.Errorf("%s is listed twice", f)
+		}
+		out = append(out, f)
+	}
+	return out, nil
 }
 
 // parseThreads reads a list of thread counts; "" means 1 and GOMAXPROCS.
@@ -241,8 +271,8 @@ func (b *bench) stage(format string, a ...any) {
 }
 
 func (b *bench) all(ctx context.Context) error {
-	b.stage("Go %s, GOMAXPROCS %d, %d CPUs, matrix products: %s; thread counts measured: %v",
-		runtime.Version(), runtime.GOMAXPROCS(0), runtime.NumCPU(), train.Backend(), b.o.threads)
+	b.stage("CPU: %s; Go %s, GOMAXPROCS %d, %d CPUs, matrix products: %s; thread counts measured: %v",
+		cpuName(), runtime.Version(), runtime.GOMAXPROCS(0), runtime.NumCPU(), train.Backend(), b.o.threads)
 	if b.o.torch {
 		b.findTorch(ctx)
 		if b.python != "" {
@@ -497,54 +527,84 @@ func (b *bench) script(ctx context.Context, name string, args ...string) (string
 }
 
 // trainLine matches the last line of bench_torch_train.py, e.g.
-// "pytorch 1.13.0, 1 thread(s), batch 60, foreach=False: best 25919 samples/s".
-var trainLine = regexp.MustCompile(`(\d+) thread\(s\), batch (\d+)(?:, [a-z_]+=\w+)*: best ([0-9.eE+-]+) samples/s`)
+// "pytorch 1.13.0 on AMD EPYC, model=conv2, 1 thread(s), batch 60,
+// foreach=True, flush_denormal=True: best 14.4 samples/s".
+var trainLine = regexp.MustCompile(`(\d+) thread\(s\), batch (\d+)((?:, [a-z_]+=\w+)*): best ([0-9.eE+-]+) samples/s`)
+
+// trainModel is a model both sides train: its PyTorch script name, title,
+// builder, input shape, and the warm-up steps and steps between clock reads
+// of the Go side's timing.
+type trainModel struct {
+	title string
+	build func([]int, int) (train.Model, error)
+	shape []int
+	warm  int
+	chunk int
+}
+
+var trainModels = map[string]trainModel{
+	"lenet300100": {"LeNet-300-100", train.LeNet300100, []int{1, 28, 28}, 50, 20},
+	"lenet5":      {"LeNet-5", train.LeNet5, []int{1, 28, 28}, 50, 20},
+	"conv2":       {"Conv-2", train.Conv2, []int{3, 32, 32}, 3, 1},
+	"conv6":       {"Conv-6", train.Conv6, []int{3, 32, 32}, 3, 1},
+}
 
 func (b *bench) train(ctx context.Context) error {
 	const batch = 60
-	what := "train LeNet-300-100 step, float32, batch 60"
-	for _, th := range b.o.threads {
-		rate, err := goTrainRate(ctx, th, batch, b.o.seconds, b.o.trainRep, b.o.seed)
-		if err != nil {
-			return err
-		}
-		b.stage("Go: LeNet-300-100 training, float32, batch %d, GOMAXPROCS %d: %.0f samples/s (best of %d × %.3g s)", batch, th, rate, b.o.trainRep, b.o.seconds)
-		r := row{what: what, threads: th, goV: rate, unit: "samples/s", perSecond: true}
-		if b.python != "" {
-			b.stage("PyTorch: the same step, %d thread(s), %d × %.3g s", th, b.o.trainRep, b.o.seconds)
-			out, err := b.script(ctx, "bench_torch_train.py", "--threads", strconv.Itoa(th), "--batch", strconv.Itoa(batch),
-				"--seconds", strconv.FormatFloat(b.o.seconds, 'g', -1, 64), "--repeat", strconv.Itoa(b.o.trainRep))
+	for _, name := range b.o.models {
+		tm := trainModels[name]
+		what := fmt.Sprintf("train %s step, float32, batch 60", tm.title)
+		for _, th := range b.o.threads {
+			rate, err := goTrainRate(ctx, tm, th, batch, b.o.seconds, b.o.trainRep, b.o.seed)
 			if err != nil {
-				b.rows = append(b.rows, r)
 				return err
 			}
-			m := trainLine.FindStringSubmatch(out)
-			if m == nil {
-				b.rows = append(b.rows, r)
-				return fmt.Errorf("benchmark: bench_torch_train.py printed no line like %q; its output:\n%s", "N thread(s), batch 60: best R samples/s", out)
+			b.stage("Go: %s training, float32, batch %d, GOMAXPROCS %d: %.1f samples/s (best of %d × %.3g s)", tm.title, batch, th, rate, b.o.trainRep, b.o.seconds)
+			r := row{what: what, threads: th, goV: rate, unit: "samples/s", perSecond: true}
+			if b.python != "" {
+				b.stage("PyTorch: the same step, %d thread(s), %d × %.3g s", th, b.o.trainRep, b.o.seconds)
+				out, err := b.script(ctx, "bench_torch_train.py", "--model", name, "--threads", strconv.Itoa(th), "--batch", strconv.Itoa(batch),
+					"--seconds", strconv.FormatFloat(b.o.seconds, 'g', -1, 64), "--repeat", strconv.Itoa(b.o.trainRep))
+				if err != nil {
+					b.rows = append(b.rows, r)
+					return err
+				}
+				m := trainLine.FindStringSubmatch(out)
+				if m == nil {
+					b.rows = append(b.rows, r)
+					return fmt.Errorf("benchmark: bench_torch_train.py printed no line like %q; its output:\n%s", "N thread(s), batch 60: best R samples/s", out)
+				}
+				if got, _ := strconv.Atoi(m[1]); got != th {
+					b.rows = append(b.rows, r)
+					return fmt.Errorf("benchmark: bench_torch_train.py ran on %d thread(s), not %d", got, th)
+				}
+				if !strings.Contains(out, "model="+name+",") || !strings.Contains(m[3], "foreach=True") || !strings.Contains(m[3], "flush_denormal=True") {
+					b.rows = append(b.rows, r)
+					return fmt.Errorf("benchmark: bench_torch_train.py did not run %s with foreach Adam and flushed denormals: %q", name, m[0])
+				}
+				r.pyV, _ = strconv.ParseFloat(m[4], 64)
 			}
-			if got, _ := strconv.Atoi(m[1]); got != th {
-				b.rows = append(b.rows, r)
-				return fmt.Errorf("benchmark: bench_torch_train.py ran on %d thread(s), not %d", got, th)
-			}
-			r.pyV, _ = strconv.ParseFloat(m[3], 64)
+			b.rows = append(b.rows, r)
 		}
-		b.rows = append(b.rows, r)
 	}
 	return nil
 }
 
-// goTrainRate times LeNet-300-100 training steps on random 28×28 inputs with
-// GOMAXPROCS set to threads: a warm-up of 50 steps, then repeat runs of
-// about seconds each; it returns the best rate in samples per second.
-func goTrainRate(ctx context.Context, threads, batch int, seconds float64, repeat int, seed uint64) (float64, error) {
+// goTrainRate times training steps of tm on random inputs with GOMAXPROCS
+// set to threads: tm.warm warm-up steps, then repeat runs of about seconds
+// each; it returns the best rate in samples per second.
+func goTrainRate(ctx context.Context, tm trainModel, threads, batch int, seconds float64, repeat int, seed uint64) (float64, error) {
 	prev := runtime.GOMAXPROCS(threads)
 	defer runtime.GOMAXPROCS(prev)
 	train.SetBLASThreads(threads)
 
 	rng := rand.New(rand.NewPCG(seed, 28))
+	f := 1
+	for _, d := range tm.shape {
+		f *= d
+	}
 	synthetic := func(n int) *train.Dataset {
-		d := &train.Dataset{Name: "random", X: make([]float32, n*784), Y: make([]int, n), Shape: []int{1, 28, 28}, Classes: 10}
+		d := &train.Dataset{Name: "random", X: make([]float32, n*f), Y: make([]int, n), Shape: slices.Clone(tm.shape), Classes: 10}
 		for i := range d.X {
 			d.X[i] = rng.Float32()
 		}
@@ -554,7 +614,7 @@ func goTrainRate(ctx context.Context, threads, batch int, seconds float64, repea
 		return d
 	}
 	data := train.Splits{Train: synthetic(10 * batch), Test: synthetic(batch)}
-	m, err := train.LeNet300100([]int{1, 28, 28}, 10)
+	m, err := tm.build(tm.shape, 10)
 	if err != nil {
 		return 0, err
 	}
@@ -580,12 +640,12 @@ func goTrainRate(ctx context.Context, threads, batch int, seconds float64, repea
 	tr.OnStep("timer", func(int) error {
 		steps++
 		if warm {
-			if steps == 50 {
+			if steps == tm.warm {
 				return train.ErrStop
 			}
 			return nil
 		}
-		if steps%20 == 0 {
+		if steps%tm.chunk == 0 {
 			if el := time.Since(t0).Seconds(); el >= seconds {
 				elapsed = el
 				return train.ErrStop
@@ -609,6 +669,20 @@ func goTrainRate(ctx context.Context, threads, batch int, seconds float64, repea
 	return best, nil
 }
 
+// cpuName returns the CPU's model name from /proc/cpuinfo, or what is
+// known without it.
+func cpuName() string {
+	data, err := os.ReadFile("/proc/cpuinfo")
+	if err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				return strings.TrimSpace(v)
+			}
+		}
+	}
+	return runtime.GOARCH + " CPU (no model name in /proc/cpuinfo)"
+}
+
 // table prints the rows measured.
 func (b *bench) table() {
 	if len(b.rows) == 0 {
@@ -616,10 +690,10 @@ func (b *bench) table() {
 	}
 	fmt.Fprintln(b.stdout)
 	if b.python != "" {
-		fmt.Fprintf(b.stdout, "Go %s (GOMAXPROCS set to the thread count, matrix products %s) vs PyTorch %s (torch.set_num_threads), same machine, same run; ratio = Go's speed ÷ PyTorch's (above 1: Go is faster)\n\n",
-			runtime.Version(), train.Backend(), b.torchVersion)
+		fmt.Fprintf(b.stdout, "On %s: Go %s (GOMAXPROCS set to the thread count, matrix products %s) vs PyTorch %s in its best CPU configuration (Adam foreach=True, torch.set_flush_denormal(True), torch.set_num_threads), same machine, same run; ratio = Go's speed ÷ PyTorch's (above 1: Go is faster)\n\n",
+			cpuName(), runtime.Version(), train.Backend(), b.torchVersion)
 	} else {
-		fmt.Fprintf(b.stdout, "Go %s (GOMAXPROCS set to the thread count, matrix products %s); PyTorch not measured: %s\n\n", runtime.Version(), train.Backend(), b.noTorch)
+		fmt.Fprintf(b.stdout, "On %s: Go %s (GOMAXPROCS set to the thread count, matrix products %s); PyTorch not measured: %s\n\n", cpuName(), runtime.Version(), train.Backend(), b.noTorch)
 	}
 	tw := tabwriter.NewWriter(b.stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	width := len("what")
@@ -671,6 +745,9 @@ func figure(v float64, unit string) string {
 		default:
 			return fmt.Sprintf("%.2f ms", 1e3*v)
 		}
+	}
+	if v < 100 {
+		return fmt.Sprintf("%.1f %s", v, unit)
 	}
 	return fmt.Sprintf("%.0f %s", v, unit)
 }

@@ -20,6 +20,20 @@ func TestQuickGoOnly(t *testing.T) {
 	}
 }
 
+// The conv models train on the Go side, one step per clock read.
+func TestConvModelsGoOnly(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"-quick", "-torch=false", "-only", "train", "-models", "lenet5,conv2", "-seconds", "0.05"}, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	for _, want := range []string{"train LeNet-5 step", "train Conv-2 step", "CPU: "} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("no %q in:\n%s", want, stdout.String())
+		}
+	}
+}
+
 // Without a Python that has torch, the Go figures are printed and the run
 // succeeds.
 func TestNoTorch(t *testing.T) {
@@ -54,8 +68,8 @@ func TestPythonOutputParsing(t *testing.T) {
 	if m == nil || m[1] != "1004831" || m[3] != "2" || m[4] != "0.076" {
 		t.Errorf("prune line: %q", m)
 	}
-	m = trainLine.FindStringSubmatch("pytorch 1.13.0a0, 1 thread(s), batch 60: best 16925 samples/s")
-	if m == nil || m[1] != "1" || m[3] != "16925" {
+	m = trainLine.FindStringSubmatch("pytorch 1.13.0a0 on AMD EPYC, model=conv2, 1 thread(s), batch 60, foreach=True, flush_denormal=True: best 14.4 samples/s")
+	if m == nil || m[1] != "1" || m[3] != ", foreach=True, flush_denormal=True" || m[4] != "14.4" {
 		t.Errorf("train line: %q", m)
 	}
 }
@@ -97,6 +111,8 @@ func TestBadFlags(t *testing.T) {
 		{"-train-repeat", "0"},
 		{"-seconds", "0"},
 		{"-only", "both"},
+		{"-models", "resnet"},
+		{"-models", "conv2,conv2"},
 		{"-torch", "maybe"},
 		{"extra"},
 	} {

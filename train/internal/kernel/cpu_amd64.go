@@ -96,3 +96,6 @@ func AdamF32(w, g, m, v []float32, k *AdamCoef, decay bool) int {
 
 //go:noescape
 func sgemm6x16(kc int, a *float32, sa int, b *float32, sb int, c *float32, ldc int)
+
+//go:noescape
+func sgemm12x32(kc int, a *float32, sa int, b *float32, sb int, c *float32, ldc int)

@@ -17,3 +17,10 @@ func AdamF32(w, g, m, v []float32, k *AdamCoef, decay bool) int { return 0 }
 func sgemm6x16(kc int, a *float32, sa int, b *float32, sb int, c *float32, ldc int) {
 	panic("kernel: no sgemm kernel on this platform")
 }
+
+func sgemm12x32(kc int, a *float32, sa int, b *float32, sb int, c *float32, ldc int) {
+	panic("kernel: no sgemm kernel on this platform")
+}
+
+// useAVX512 is false: there is no AVX-512 kernel on this platform.
+const useAVX512 = false

@@ -1,34 +1,72 @@
 package kernel
 
-import "sync"
-
-// Block sizes of Sgemm: register tile mr×nr, and the panels of A (mc×kc)
-// and B (kc×nc) packed for it.
+// Block sizes of Sgemm: the panels of A (mc×kc) and B (kc×nc) packed for
+// the register tile mr×nr of the micro-kernel in use. kc is the same for
+// every kernel: it fixes the order of the sums (see Sgemm).
 const (
-	mr = 6
-	nr = 16
-	kc = 256
-	mc = 16 * mr
-	nc = 1024
+	kc     = 256
+	nc     = 1024
+	mcRows = 16 // mc = mcRows·mr
+	maxMR  = 12
+	maxNR  = 32
+)
+
+// microKernel is a register tile and the assembly routine computing it:
+// C[mr×nr] += A·B over kc steps, each element of C one fused multiply-add
+// chain over the steps in increasing order, starting from zero, then added
+// to C.
+type microKernel struct {
+	mr, nr int
+	fn     func(kc int, a *float32, sa int, b *float32, sb int, c *float32, ldc int)
+}
+
+var (
+	avx2Kernel   = microKernel{6, 16, sgemm6x16}
+	avx512Kernel = microKernel{12, 32, sgemm12x32}
 )
 
 type gemmScratch struct {
-	a   [mc * kc]float32
+	a   [mcRows * maxMR * kc]float32
 	b   [kc * nc]float32
-	tmp [mr * nr]float32
+	tmp [maxMR * maxNR]float32
 }
 
-var scratchPool = sync.Pool{New: func() any { return new(gemmScratch) }}
+// scratches holds gemmScratch buffers between calls. Unlike a sync.Pool it
+// is not emptied by the garbage collector, so that a training step does
+// not allocate a megabyte of scratch after each collection.
+var scratches = make(chan *gemmScratch, 64)
+
+func getScratch() *gemmScratch {
+	select {
+	case s := <-scratches:
+		return s
+	default:
+		return new(gemmScratch)
+	}
+}
+
+func putScratch(s *gemmScratch) {
+	select {
+	case scratches <- s:
+	default:
+	}
+}
 
 // Sgemm computes c = op(a)·op(b) + beta·c for row-major float32 matrices,
-// op(a) m×k and op(b) k×n (transposed when tA, tB), with the AVX2/FMA
-// kernel. It returns false, and does nothing, when the CPU lacks AVX2 or FMA
-// (the caller then uses another BLAS). The arguments must be valid as for
-// BLAS sgemm; the caller checks them.
+// op(a) m×k and op(b) k×n (transposed when tA, tB), with the AVX-512
+// kernel where the CPU and OS support it (see SetAVX512), else the
+// AVX2/FMA kernel. It returns false, and does nothing, when the CPU lacks
+// AVX2 or FMA (the caller then uses another BLAS). The arguments must be
+// valid as for BLAS sgemm; the caller checks them.
 //
-// The result does not depend on anything but the arguments: the sum over k
-// is done in the same order on every call (in blocks of 256, each
-// accumulated with fused multiply-adds), with no threads.
+// The result does not depend on anything but the arguments, and is the
+// same with either kernel, bit for bit: after c is scaled by beta (c·0 is
+// 0), the sum over k is cut into blocks of 256 (kc) starting at 0; for each
+// block, each element of the product is one chain of fused multiply-adds
+// in increasing k starting from zero, and the block's sum is then added to
+// the element of c. No threads are used. (Gonum's pure-Go sgemm, used where
+// there is no AVX2, rounds differently: Go has no float32 fused
+// multiply-add.)
 func Sgemm(tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) bool {
 	if !HasAVX2 || !valid(tA, tB, m, n, k, len(a), lda, len(b), ldb, len(c), ldc) {
 		return false
@@ -51,19 +89,27 @@ func Sgemm(tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int,
 	if k == 0 {
 		return true
 	}
-	s := scratchPool.Get().(*gemmScratch)
-	defer scratchPool.Put(s)
+	// The AVX-512 tile is 12 rows; for fewer rows the AVX2 tile (6) wastes
+	// less. Both give the same numbers, so the choice is free.
+	mk := avx2Kernel
+	if useAVX512 && m > avx2Kernel.mr {
+		mk = avx512Kernel
+	}
+	s := getScratch()
+	defer putScratch(s)
+	mr, nr := mk.mr, mk.nr
+	mc := mcRows * mr
 	for jc := 0; jc < n; jc += nc {
 		nb := min(nc, n-jc)
 		for pc := 0; pc < k; pc += kc {
 			kb := min(kc, k-pc)
 			// Full panels of a transposed A and of a plain B are read in
-			// place (their 6 or 16 values are consecutive); the others are
+			// place (their mr or nr values are consecutive); the others are
 			// packed.
-			packB(s.b[:], b, ldb, tB, pc, jc, kb, nb)
+			packB(s.b[:], b, ldb, tB, pc, jc, kb, nb, nr)
 			for ic := 0; ic < m; ic += mc {
 				mb := min(mc, m-ic)
-				packA(s.a[:], a, lda, tA, ic, pc, mb, kb)
+				packA(s.a[:], a, lda, tA, ic, pc, mb, kb, mr)
 				for jr := 0; jr < nb; jr += nr {
 					nw := min(nr, nb-jr)
 					bp, sb := &s.b[(jr/nr)*kb*nr], nr
@@ -78,14 +124,15 @@ func Sgemm(tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int,
 						}
 						ci := (ic+ir)*ldc + jc + jr
 						if mw == mr && nw == nr {
-							sgemm6x16(kb, ap, sa, bp, sb, &c[ci], ldc)
+							mk.fn(kb, ap, sa, bp, sb, &c[ci], ldc)
 							continue
 						}
-						clear(s.tmp[:])
-						sgemm6x16(kb, ap, sa, bp, sb, &s.tmp[0], nr)
+						tmp := s.tmp[:mr*nr]
+						clear(tmp)
+						mk.fn(kb, ap, sa, bp, sb, &tmp[0], nr)
 						for r := 0; r < mw; r++ {
 							dst := c[ci+r*ldc : ci+r*ldc+nw]
-							for j, v := range s.tmp[r*nr : r*nr+nw] {
+							for j, v := range tmp[r*nr : r*nr+nw] {
 								dst[j] += v
 							}
 						}
@@ -100,7 +147,7 @@ func Sgemm(tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int,
 // packA copies the mb×kb block of op(a) at (ic, pc) into panels of mr rows:
 // panel p holds, for each of the kb columns, its mr values (zero past mb).
 // Full panels of a transposed a are left out: Sgemm reads them in place.
-func packA(dst, a []float32, lda int, tA bool, ic, pc, mb, kb int) {
+func packA(dst, a []float32, lda int, tA bool, ic, pc, mb, kb, mr int) {
 	for p := 0; p < mb; p += mr {
 		out := dst[(p/mr)*kb*mr : (p/mr+1)*kb*mr]
 		rows := min(mr, mb-p)
@@ -140,7 +187,7 @@ func packA(dst, a []float32, lda int, tA bool, ic, pc, mb, kb int) {
 // packB copies the kb×nb block of op(b) at (pc, jc) into panels of nr
 // columns: panel q holds, for each of the kb rows, its nr values (zero past
 // nb). Full panels of a plain b are left out: Sgemm reads them in place.
-func packB(dst, b []float32, ldb int, tB bool, pc, jc, kb, nb int) {
+func packB(dst, b []float32, ldb int, tB bool, pc, jc, kb, nb, nr int) {
 	for q := 0; q < nb; q += nr {
 		out := dst[(q/nr)*kb*nr : (q/nr+1)*kb*nr]
 		cols := min(nr, nb-q)

@@ -1,0 +1,231 @@
+package train
+
+import (
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"testing"
+
+	"github.com/shearsml/shears/prune"
+
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// convOutputs runs the forward, kernel-gradient and input-gradient ops of
+// one convolution, big enough to be split over several goroutines, and
+// returns copies of their outputs.
+func convOutputs(t *testing.T, x, w, b, dz *tensor.Dense) [][]float32 {
+	t.Helper()
+	fwd := &convOp{stride: 1, pad: 1, relu: true}
+	gw := &convGradWOp{stride: 1, pad: 1, wShape: w.Shape().Clone()}
+	gx := &convGradXOp{stride: 1, pad: 1, xShape: x.Shape().Clone()}
+	var out [][]float32
+	for _, c := range []struct {
+		op interface {
+			Do(...gorgonia.Value) (gorgonia.Value, error)
+		}
+		in []gorgonia.Value
+	}{{fwd, []gorgonia.Value{x, w, b}}, {gw, []gorgonia.Value{x, dz}}, {gx, []gorgonia.Value{dz, w}}} {
+		v, err := c.op.Do(c.in...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, slices.Clone(v.(*tensor.Dense).Float32s()))
+	}
+	return out
+}
+
+// TestConvSameOnAnyThreads checks that the convolution ops give
+// bit-identical results on 1, 2 and 3 threads (GOMAXPROCS), and the same
+// as the one-goroutine functions, so that a training's numbers do not
+// depend on the machine's cores.
+func TestConvSameOnAnyThreads(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 8))
+	rnd := func(s ...int) *tensor.Dense {
+		d := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(s...))
+		for i := range d.Float32s() {
+			d.Float32s()[i] = float32(rng.NormFloat64())
+		}
+		return d
+	}
+	x, w, b, dz := rnd(6, 16, 16, 16), rnd(32, 16, 3, 3), rnd(32), rnd(6, 32, 16, 16)
+	g, err := newConvGeom(x.Shape(), w.Shape(), 1, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if workers(6*32*g.colRows()*g.colCols(), minParallelWork) < 2 && runtime.GOMAXPROCS(0) > 1 {
+		t.Fatal("the test convolution is too small to be split")
+	}
+	prev := runtime.GOMAXPROCS(1)
+	defer runtime.GOMAXPROCS(prev)
+	want := convOutputs(t, x, w, b, dz)
+	// the one-goroutine functions
+	col := make([]float32, g.colRows()*g.colCols())
+	y := make([]float32, len(want[0]))
+	convFwd(g, 6, x.Float32s(), w.Float32s(), b.Float32s(), y, col, true)
+	dw := make([]float32, len(want[1]))
+	convGradW(g, 6, x.Float32s(), dz.Float32s(), dw, col)
+	dx := make([]float32, len(want[2]))
+	convGradX(g, 6, dz.Float32s(), w.Float32s(), dx, col)
+	for i, s := range [][]float32{y, dw, dx} {
+		if !slices.EqualFunc(s, want[i], func(a, b float32) bool { return math.Float32bits(a) == math.Float32bits(b) }) {
+			t.Errorf("output %d: the op on 1 thread differs from the one-goroutine function", i)
+		}
+	}
+	for _, threads := range []int{2, 3} {
+		runtime.GOMAXPROCS(threads)
+		got := convOutputs(t, x, w, b, dz)
+		for i := range got {
+			if !slices.EqualFunc(got[i], want[i], func(a, b float32) bool { return math.Float32bits(a) == math.Float32bits(b) }) {
+				t.Errorf("GOMAXPROCS %d: output %d differs from GOMAXPROCS 1", threads, i)
+			}
+		}
+	}
+}
+
+// TestIm2colRows checks that the rows of im2colRows are those of im2col.
+func TestIm2colRows(t *testing.T) {
+	g, err := newConvGeom([]int{1, 3, 6, 5}, []int{2, 3, 3, 2}, 2, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := make([]float32, 3*6*5)
+	for i := range x {
+		x[i] = float32(i + 1)
+	}
+	n := g.colCols()
+	all := make([]float32, g.colRows()*n)
+	im2col(g, x, all)
+	for _, r := range [][2]int{{0, 1}, {2, 9}, {5, g.colRows()}} {
+		part := make([]float32, (r[1]-r[0])*n)
+		im2colRows(g, x, part, r[0], r[1])
+		if !slices.Equal(part, all[r[0]*n:r[1]*n]) {
+			t.Errorf("rows %v differ from im2col's", r)
+		}
+	}
+}
+
+// TestElementwiseSameOnAnyThreads checks that max pooling, its gradient,
+// the ReLU gradient and Adam, split over goroutines when large, give
+// bit-identical results on 1, 2 and 3 threads.
+func TestElementwiseSameOnAnyThreads(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 1))
+	rnd := func(s ...int) *tensor.Dense {
+		d := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(s...))
+		for i := range d.Float32s() {
+			d.Float32s()[i] = float32(rng.NormFloat64())
+		}
+		return d
+	}
+	x, dy := rnd(16, 32, 32, 33), rnd(16, 32, 16, 16)
+	if workers(x.Shape().TotalSize(), minParallelElems) < 2 && runtime.GOMAXPROCS(0) > 1 {
+		t.Fatal("the test tensors are too small to be split")
+	}
+	w0, g := rnd(600000), rnd(600000)
+	outputs := func() [][]float32 {
+		pool := &maxPoolOp{size: 2}
+		grad := &maxPoolGradOp{fwd: pool, xShape: x.Shape().Clone()}
+		relu := &reluGradOp{dims: 4}
+		y, err := pool.Do(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dx, err := grad.Do(y, dy)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dr, err := relu.Do(x, x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := w0.Clone().(*tensor.Dense)
+		st, err := Adam{}.NewState(paramsOf(w, g))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			if err := st.Update(paramsOf(w, g), 1e-3); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return [][]float32{slices.Clone(y.(*tensor.Dense).Float32s()), slices.Clone(dx.(*tensor.Dense).Float32s()),
+			slices.Clone(dr.(*tensor.Dense).Float32s()), w.Float32s(), argFloats(pool.arg)}
+	}
+	prev := runtime.GOMAXPROCS(1)
+	defer runtime.GOMAXPROCS(prev)
+	want := outputs()
+	for _, threads := range []int{2, 3} {
+		runtime.GOMAXPROCS(threads)
+		got := outputs()
+		for i := range got {
+			if !slices.EqualFunc(got[i], want[i], func(a, b float32) bool { return math.Float32bits(a) == math.Float32bits(b) }) {
+				t.Errorf("GOMAXPROCS %d: output %d differs from GOMAXPROCS 1", threads, i)
+			}
+		}
+	}
+}
+
+func argFloats(a []int32) []float32 {
+	out := make([]float32, len(a))
+	for i, v := range a {
+		out[i] = float32(v)
+	}
+	return out
+}
+
+func paramsOf(w, g *tensor.Dense) []prune.Param {
+	return []prune.Param{{Name: "w", Value: w, Grad: g}}
+}
+
+// TestMaxPool2MatchesGeneric checks the unrolled 2×2 pooling against the
+// generic loop, NaN and ties included.
+func TestMaxPool2MatchesGeneric(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	const planes, h, w = 3, 6, 7
+	x := make([]float32, planes*h*w)
+	for i := range x {
+		x[i] = float32(rng.IntN(4)) // many ties
+	}
+	x[5], x[20], x[21] = float32(math.NaN()), float32(math.NaN()), float32(math.Inf(1))
+	n := planes * (h / 2) * (w / 2)
+	y1, y2 := make([]float32, n), make([]float32, n)
+	a1, a2 := make([]int32, n), make([]int32, n)
+	maxPool2(x, y1, a1, planes, h, w)
+	// maxPool sends k = 2 to maxPool2: compare with a copy of its generic loop
+	genericMaxPool(x, y2, a2, planes, h, w, 2)
+	if !slices.Equal(a1, a2) {
+		t.Errorf("argmax %v, generic %v", a1, a2)
+	}
+	for i := range y1 {
+		if math.Float32bits(y1[i]) != math.Float32bits(y2[i]) {
+			t.Errorf("y[%d] = %v, generic %v", i, y1[i], y2[i])
+		}
+	}
+}
+
+// genericMaxPool is maxPool's generic loop.
+func genericMaxPool(x, y []float32, arg []int32, planes, h, w, k int) {
+	oh, ow := h/k, w/k
+	o := 0
+	for p := 0; p < planes; p++ {
+		base := p * h * w
+		for i := 0; i < oh; i++ {
+			for j := 0; j < ow; j++ {
+				best := base + i*k*w + j*k
+				mx := x[best]
+				for di := 0; di < k; di++ {
+					row := base + (i*k+di)*w + j*k
+					for dj := 0; dj < k; dj++ {
+						if v := x[row+dj]; v > mx || (v != v && mx == mx) {
+							mx, best = v, row+dj
+						}
+					}
+				}
+				y[o], arg[o] = mx, int32(best)
+				o++
+			}
+		}
+	}
+}
