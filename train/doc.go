@@ -113,7 +113,8 @@
 // (blocks of 256 terms, one fused multiply-add chain each, pruned terms left
 // out), so weights, losses and optimizer state are the same bit for bit
 // with either kernels. They apply to float32 weights on the default build
-// with AVX2 (Backend "go-avx2"); elsewhere every layer runs dense.
+// with AVX2 (Backend "go-avx2" or "go-avx512"); elsewhere every layer runs
+// dense.
 // DenseLayers describes a model made of dense layers as plain values, for
 // graph-free inference (package train/infer) and compressed model files
 // (package train/export).
@@ -149,9 +150,13 @@
 // bit-identical weights and results on a given machine and build. Each
 // Trainer owns its graphs and TapeMachines (closed by Close) and shares
 // nothing mutable with other trainers, so trainers in parallel goroutines
-// give exactly the results of sequential runs. Results may differ in the
-// last bits between machines (a CPU without AVX2 takes another code path)
-// and between the default and the openblas builds.
+// give exactly the results of sequential runs. A training's numbers do not
+// depend on GOMAXPROCS: ops that split their work over goroutines compute
+// each output element the same way whatever the split. On amd64 the
+// AVX-512 and AVX2 kernels give bit-identical results, so the numbers are
+// the same on every x86 CPU with AVX2 and FMA; they differ in the last bits
+// on CPUs without them (pure Go: no float32 fused multiply-add) and in the
+// openblas build.
 //
 // # Speed
 //
@@ -159,9 +164,13 @@
 // only the nodes the loss and gradients need. The package's ops write into
 // buffers allocated on the first step; gradients are read in place; a batch
 // costs one copy into the input tensor; the optimizers update the tensors'
-// backing slices in place, Adam with an AVX kernel. On amd64 with AVX2 and
-// FMA, float32 matrix products use the package's own assembly kernel; other
-// products use the BLAS Gorgonia uses. BenchmarkTrainLeNet300100 measures
+// backing slices in place, Adam with an assembly kernel that flushes
+// moments and gradients below the smallest normal float to zero (its speed
+// does not fall on denormals, which decaying moments of pruned weights
+// become). On amd64 with AVX2 and FMA, float32 matrix products use the
+// package's own assembly kernels, AVX-512 where the CPU and OS support it;
+// other products use the BLAS Gorgonia uses. Convolutions, pooling and Adam
+// use up to GOMAXPROCS cores. BenchmarkTrainLeNet300100 measures
 // one step of LeNet-300-100 (float32, batch 60, Adam) in samples per second;
 // scripts/bench_torch_train.py measures the same step in PyTorch:
 //

@@ -609,6 +609,10 @@ func (j *maxPoolJob[T]) runRange(_, lo, hi int) {
 
 func maxPool[T float](x, y []T, arg []int32, planes, h, w, k int) {
 	oh, ow := h/k, w/k
+	if k == 2 {
+		maxPool2(x, y, arg, planes, h, w)
+		return
+	}
 	o := 0
 	for p := 0; p < planes; p++ {
 		base := p * h * w
@@ -628,6 +632,37 @@ func maxPool[T float](x, y []T, arg []int32, planes, h, w, k int) {
 				y[o], arg[o] = mx, int32(best)
 				o++
 			}
+		}
+	}
+}
+
+// maxPool2 is maxPool for 2×2 windows, unrolled: the same comparisons in
+// the same order (the window's entries row by row; the first largest wins,
+// a NaN wins over numbers).
+func maxPool2[T float](x, y []T, arg []int32, planes, h, w int) {
+	oh, ow := h/2, w/2
+	o := 0
+	for p := 0; p < planes; p++ {
+		base := p * h * w
+		for i := 0; i < oh; i++ {
+			r0 := base + 2*i*w
+			r1 := r0 + w
+			top, bot := x[r0:r0+2*ow], x[r1:r1+2*ow]
+			ys, as := y[o:o+ow], arg[o:o+ow]
+			for j := range ys {
+				best, mx := r0+2*j, top[2*j]
+				if v := top[2*j+1]; v > mx || (v != v && mx == mx) {
+					mx, best = v, r0+2*j+1
+				}
+				if v := bot[2*j]; v > mx || (v != v && mx == mx) {
+					mx, best = v, r1+2*j
+				}
+				if v := bot[2*j+1]; v > mx || (v != v && mx == mx) {
+					mx, best = v, r1+2*j+1
+				}
+				ys[j], as[j] = mx, int32(best)
+			}
+			o += ow
 		}
 	}
 }

@@ -178,3 +178,54 @@ func argFloats(a []int32) []float32 {
 func paramsOf(w, g *tensor.Dense) []prune.Param {
 	return []prune.Param{{Name: "w", Value: w, Grad: g}}
 }
+
+// TestMaxPool2MatchesGeneric checks the unrolled 2×2 pooling against the
+// generic loop, NaN and ties included.
+func TestMaxPool2MatchesGeneric(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	const planes, h, w = 3, 6, 7
+	x := make([]float32, planes*h*w)
+	for i := range x {
+		x[i] = float32(rng.IntN(4)) // many ties
+	}
+	x[5], x[20], x[21] = float32(math.NaN()), float32(math.NaN()), float32(math.Inf(1))
+	n := planes * (h / 2) * (w / 2)
+	y1, y2 := make([]float32, n), make([]float32, n)
+	a1, a2 := make([]int32, n), make([]int32, n)
+	maxPool2(x, y1, a1, planes, h, w)
+	// maxPool sends k = 2 to maxPool2: compare with a copy of its generic loop
+	genericMaxPool(x, y2, a2, planes, h, w, 2)
+	if !slices.Equal(a1, a2) {
+		t.Errorf("argmax %v, generic %v", a1, a2)
+	}
+	for i := range y1 {
+		if math.Float32bits(y1[i]) != math.Float32bits(y2[i]) {
+			t.Errorf("y[%d] = %v, generic %v", i, y1[i], y2[i])
+		}
+	}
+}
+
+// genericMaxPool is maxPool's generic loop.
+func genericMaxPool(x, y []float32, arg []int32, planes, h, w, k int) {
+	oh, ow := h/k, w/k
+	o := 0
+	for p := 0; p < planes; p++ {
+		base := p * h * w
+		for i := 0; i < oh; i++ {
+			for j := 0; j < ow; j++ {
+				best := base + i*k*w + j*k
+				mx := x[best]
+				for di := 0; di < k; di++ {
+					row := base + (i*k+di)*w + j*k
+					for dj := 0; dj < k; dj++ {
+						if v := x[row+dj]; v > mx || (v != v && mx == mx) {
+							mx, best = v, row+dj
+						}
+					}
+				}
+				y[o], arg[o] = mx, int32(best)
+				o++
+			}
+		}
+	}
+}

@@ -70,11 +70,11 @@ func denseRefs(g *gorgonia.ExprGraph, wn []*gorgonia.Node) []denseRef {
 }
 
 // sparseAvailable reports whether the sparse kernels can run: float32
-// weights, and the dense products on this package's AVX2 kernel (whose
-// order the sparse kernels keep; with OpenBLAS or another BLAS, or without
-// AVX2, every layer runs dense).
+// weights, and the dense products on this package's AVX2 or AVX-512 kernel
+// (whose order the sparse kernels keep; with OpenBLAS or another BLAS, or
+// without AVX2, every layer runs dense).
 func (t *Trainer) sparseAvailable() bool {
-	return t.w.dtype == tensor.Float32 && Backend() == "go-avx2"
+	return t.w.dtype == tensor.Float32 && isGonum(gorgonia.WhichBLAS()) && kernel.HasAVX2
 }
 
 // planSparse builds the sparse pattern of every masked dense weight that

@@ -10,6 +10,7 @@ import (
 
 	"github.com/shearsml/shears/prune"
 	"github.com/shearsml/shears/train/internal/kernel"
+	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
 
@@ -87,7 +88,7 @@ func sameTensors(a, b []*tensor.Dense) error {
 // ones) with the dense and the sparse kernels, and requires weights,
 // optimizer state, losses and accuracies to be equal bit for bit.
 func TestSparseKernelsBitIdentical(t *testing.T) {
-	if !kernel.HasAVX2 || Backend() != "go-avx2" {
+	if !kernel.HasAVX2 || !isGonum(gorgonia.WhichBLAS()) {
 		t.Skip("the sparse kernels need the default build on an AVX2 CPU")
 	}
 	data, err := Load("digits", 180, 1)
@@ -150,7 +151,7 @@ func TestSparseKernelsBitIdentical(t *testing.T) {
 }
 
 func TestKernelsAutoChoice(t *testing.T) {
-	if !kernel.HasAVX2 || Backend() != "go-avx2" {
+	if !kernel.HasAVX2 || !isGonum(gorgonia.WhichBLAS()) {
 		t.Skip("the sparse kernels need the default build on an AVX2 CPU")
 	}
 	m, _ := LeNet300100([]int{1, 8, 8}, 10)
@@ -205,7 +206,7 @@ func TestKernelsAutoChoice(t *testing.T) {
 // new trainer ends with the weights and optimizer state of an
 // uninterrupted run, with either kernels, and the two kernels agree.
 func TestSparseSnapshot(t *testing.T) {
-	if !kernel.HasAVX2 || Backend() != "go-avx2" {
+	if !kernel.HasAVX2 || !isGonum(gorgonia.WhichBLAS()) {
 		t.Skip("the sparse kernels need the default build on an AVX2 CPU")
 	}
 	data, err := Load("digits", 180, 1)

@@ -53,7 +53,7 @@ type Config struct {
 	// KernelsAuto, runs sparse the layers that keep at most
 	// SparseThreshold of their weights. Weights, losses and optimizer state
 	// are the same bit for bit whatever the choice; it applies to float32
-	// weights on the default build with AVX2 (Backend "go-avx2"), where
+	// weights on the default build with AVX2 (Backend "go-avx2" or "go-avx512"), where
 	// every other case runs dense.
 	Kernels Kernels
 }

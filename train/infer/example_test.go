@@ -12,8 +12,9 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// A pruned LeNet-300-100 runs with the sparse kernels on its pruned layers
-// and gives the same logits as with the dense kernel.
+// A pruned LeNet-300-100 runs with the sparse kernels on its layers that keep
+// at most 25% of their weights (on amd64 with AVX2; Sparse says which) and
+// gives the same logits as with the dense kernel.
 func ExampleNew() {
 	m, err := train.LeNet300100([]int{1, 8, 8}, 10)
 	if err != nil {
@@ -50,9 +51,7 @@ func ExampleNew() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println("sparse layers:", auto.Sparse())
 	fmt.Println("logits:", len(za), "equal:", slices.Equal(za, zd))
 	// Output:
-	// sparse layers: [true true false]
 	// logits: 20 equal: true
 }

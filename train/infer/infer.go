@@ -8,8 +8,6 @@ import (
 	"github.com/shearsml/shears/prune"
 	"github.com/shearsml/shears/train"
 	"github.com/shearsml/shears/train/internal/kernel"
-	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/gonum"
 	"gorgonia.org/tensor"
 )
 
@@ -90,6 +88,11 @@ func values(t *tensor.Dense) []float32 {
 	}
 	return append([]float32(nil), t.Float32s()...)
 }
+
+// SparseAvailable reports whether this CPU and build run the sparse kernels
+// (amd64 with AVX2 and FMA, without the purego tag); without them every
+// layer runs dense.
+func SparseAvailable() bool { return kernel.HasAVX2 }
 
 // FromLayers returns an Engine for the chain of layers, which must fit
 // (each layer's In the previous layer's Out); k chooses the kernels per
@@ -209,12 +212,23 @@ func (e *Engine) Run(x []float32, batch int) ([]float32, error) {
 }
 
 // gemm computes y += x·w, x batch×k, w k×n, with the AVX2 kernel (the order
-// the sparse kernels keep) or, without it, gonum's.
+// the sparse kernels keep) or, without it, a plain loop (which, unlike
+// gonum's Sgemm, starts no goroutines and allocates nothing).
 func gemm(batch, n, k int, x, w, y []float32) {
 	if kernel.Sgemm(false, false, batch, n, k, x, k, w, n, 1, y, n) {
 		return
 	}
-	gonum.Implementation{}.Sgemm(blas.NoTrans, blas.NoTrans, batch, n, k, 1, x, k, w, n, 1, y, n)
+	for i := 0; i < batch; i++ {
+		yi := y[i*n : (i+1)*n]
+		for l, v := range x[i*k : (i+1)*k] {
+			if v == 0 {
+				continue
+			}
+			for j, wv := range w[l*n : (l+1)*n] {
+				yi[j] += v * wv
+			}
+		}
+	}
 }
 
 // Accuracy returns the fraction of d's examples whose largest logit (the

@@ -360,10 +360,23 @@ func (p *Pattern) GradW(dw, x, dz []float32, batch int) {
 	}
 	_, _ = x[batch*p.k-1], dz[batch*p.n-1]
 	ld := lanes(batch)
-	if ld != p.ld {
-		if p.k*ld > MaxPatternSize/4 || p.n*ld > MaxPatternSize/4 {
-			panic("kernel: GradW: batch too large") // callers check
+	if p.k*ld > MaxPatternSize/4 || p.n*ld > MaxPatternSize/4 {
+		// The byte offsets of the transposed operands would overflow
+		// int32: the dense kernel (the same sums), then the pruned
+		// entries zeroed.
+		Sgemm(true, false, p.k, p.n, batch, x, p.k, dz, p.n, 0, dw, p.n)
+		keep := make([]bool, p.k*p.n)
+		for _, o := range p.gOff {
+			keep[o] = true
 		}
+		for i, k := range keep {
+			if !k {
+				dw[i] = 0
+			}
+		}
+		return
+	}
+	if ld != p.ld {
 		for g := 0; g < len(p.grp); g += 10 {
 			p.grpLd[g] = p.grp[g] * int32(ld*4)
 			for q := 1; q < 9; q++ {
