@@ -48,6 +48,12 @@ func im2col[T float](g convGeom, x, col []T) { im2colRows(g, x, col, 0, g.colRow
 
 // im2colRows writes rows [r0, r1) of im2col's col into col [r1-r0, OH·OW].
 func im2colRows[T float](g convGeom, x, col []T, r0, r1 int) {
+	im2colLd(g, x, col, r0, r1, g.colCols())
+}
+
+// im2colLd is im2colRows into a matrix whose rows are ld apart (ld ≥
+// OH·OW): several images' columns side by side.
+func im2colLd[T float](g convGeom, x, col []T, r0, r1, ld int) {
 	n := g.colCols()
 	row := 0
 	for c := 0; c < g.C; c++ {
@@ -58,7 +64,7 @@ func im2colRows[T float](g convGeom, x, col []T, r0, r1 int) {
 				if row <= r0 || row > r1 {
 					continue
 				}
-				dst := col[(row-1-r0)*n : (row-r0)*n]
+				dst := col[(row-1-r0)*ld : (row-1-r0)*ld+n]
 				for oh := 0; oh < g.OH; oh++ {
 					ih := oh*g.Stride - g.Pad + ki
 					d := dst[oh*g.OW : (oh+1)*g.OW]
@@ -251,33 +257,62 @@ type convFwdJob[T float] struct {
 }
 
 func (j *convFwdJob[T]) runRange(wk, lo, hi int) {
-	col := scratch[T](&j.cols[wk], j.g.colRows()*j.g.colCols())
-	convImages(j.g, lo, hi, j.x, j.w, j.b, j.y, col, j.relu)
+	g := j.g
+	n := convGroup(g) * g.colCols()
+	buf := scratch[T](&j.cols[wk], (g.colRows()+g.O)*n)
+	convImages(g, lo, hi, j.x, j.w, j.b, j.y, buf, j.relu)
 }
 
-// convFwd is the forward convolution of a batch on one goroutine.
-func convFwd[T float](g convGeom, batch int, x, w, b, y, col []T, relu bool) {
-	convImages(g, 0, batch, x, w, b, y, col, relu)
+// convGroup is how many images the forward convolution puts in one matrix
+// product: enough for about 1024 columns, so that the kernel matrix is
+// packed once for them all.
+func convGroup(g convGeom) int { return max(1, 1024/g.colCols()) }
+
+// convFwd is the forward convolution of a batch on one goroutine; buf
+// holds (C·KH·KW + O)·convGroup(g)·OH·OW entries.
+func convFwd[T float](g convGeom, batch int, x, w, b, y, buf []T, relu bool) {
+	convImages(g, 0, batch, x, w, b, y, buf, relu)
 }
 
-func convImages[T float](g convGeom, lo, hi int, x, w, b, y, col []T, relu bool) {
+// convImages computes the outputs of images [lo, hi), convGroup(g) at a
+// time: their im2col matrices side by side in one matrix col [C·KH·KW,
+// n·OH·OW], one product with the kernel into out [O, n·OH·OW] started from
+// the bias, then each image's columns copied to its output with the ReLU.
+// Each output element is the same chain of sums as with one image per
+// product, so the grouping does not change the numbers.
+func convImages[T float](g convGeom, lo, hi int, x, w, b, y, buf []T, relu bool) {
 	in, out := g.C*g.H*g.W, g.O*g.OH*g.OW
-	hw := g.OH * g.OW
-	k := g.colRows()
-	for i := lo; i < hi; i++ {
-		xi, yi := x[i*in:(i+1)*in], y[i*out:(i+1)*out]
+	hw, k := g.colCols(), g.colRows()
+	group := convGroup(g)
+	for i0 := lo; i0 < hi; i0 += group {
+		n := min(group, hi-i0)
+		ld := n * hw
+		col, acc := buf[:k*ld], buf[k*ld:(k+g.O)*ld]
+		if n == 1 {
+			acc = y[i0*out : (i0+1)*out] // straight into the output
+		}
+		for j := 0; j < n; j++ {
+			im2colLd(g, x[(i0+j)*in:(i0+j+1)*in], col[j*hw:], 0, k, ld)
+		}
 		for o := 0; o < g.O; o++ {
-			row := yi[o*hw : (o+1)*hw]
+			row := acc[o*ld : (o+1)*ld]
 			for j := range row {
 				row[j] = b[o]
 			}
 		}
-		im2col(g, xi, col)
-		gemm(false, false, g.O, hw, k, w, k, col, hw, 1, yi, hw)
-		if relu {
-			for j, v := range yi {
-				if v < 0 {
-					yi[j] = 0
+		gemm(false, false, g.O, ld, k, w, k, col, ld, 1, acc, ld)
+		for j := 0; j < n; j++ {
+			yi := y[(i0+j)*out : (i0+j+1)*out]
+			if n > 1 {
+				for o := 0; o < g.O; o++ {
+					copy(yi[o*hw:(o+1)*hw], acc[o*ld+j*hw:o*ld+(j+1)*hw])
+				}
+			}
+			if relu {
+				for p, v := range yi {
+					if v < 0 {
+						yi[p] = 0
+					}
 				}
 			}
 		}

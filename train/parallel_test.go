@@ -64,7 +64,29 @@ func TestConvSameOnAnyThreads(t *testing.T) {
 	// the one-goroutine functions
 	col := make([]float32, g.colRows()*g.colCols())
 	y := make([]float32, len(want[0]))
-	convFwd(g, 6, x.Float32s(), w.Float32s(), b.Float32s(), y, col, true)
+	convFwd(g, 6, x.Float32s(), w.Float32s(), b.Float32s(), y, make([]float32, (g.colRows()+g.O)*convGroup(g)*g.colCols()), true)
+	// and image by image, one product each: grouping images in one
+	// product must not change the numbers
+	if convGroup(g) < 2 {
+		t.Fatal("the test convolution does not group images")
+	}
+	hw := g.colCols()
+	in, out := 16*16*16, 32*hw
+	for i := 0; i < 6; i++ {
+		yi := make([]float32, out)
+		for o := 0; o < g.O; o++ {
+			for p := 0; p < hw; p++ {
+				yi[o*hw+p] = b.Float32s()[o]
+			}
+		}
+		im2col(g, x.Float32s()[i*in:(i+1)*in], col)
+		gemm(false, false, g.O, hw, g.colRows(), w.Float32s(), g.colRows(), col, hw, 1, yi, hw)
+		for p, v := range yi {
+			if max(v, 0) != y[i*out+p] || (v > 0 && math.Float32bits(v) != math.Float32bits(y[i*out+p])) {
+				t.Fatalf("image %d, entry %d: grouped %v, one image per product %v", i, p, y[i*out+p], max(v, 0))
+			}
+		}
+	}
 	dw := make([]float32, len(want[1]))
 	convGradW(g, 6, x.Float32s(), dz.Float32s(), dw, col)
 	dx := make([]float32, len(want[2]))
