@@ -1,7 +1,3 @@
-// Package cli is the flag handling shared by the example programs: usage
-// text, bad flags and stray arguments (exit code 2, with the usage), -h
-// (exit code 0), and -quick, applied one way everywhere: it changes the
-// defaults of the flags it names, and a flag given explicitly wins.
 package cli
 
 import (
