@@ -118,6 +118,17 @@ func col2im[T float](g convGeom, col, dx []T) {
 					}
 					d := plane[ih*g.W : (ih+1)*g.W]
 					s := src[oh*g.OW : (oh+1)*g.OW]
+					if g.Stride == 1 {
+						// contiguous run: iw = ow - pad + kj
+						lo, hi := max(g.Pad-kj, 0), min(g.W+g.Pad-kj, g.OW)
+						if lo < hi {
+							dd := d[lo-g.Pad+kj : hi-g.Pad+kj]
+							for i, v := range s[lo:hi] {
+								dd[i] += v
+							}
+						}
+						continue
+					}
 					for ow, v := range s {
 						iw := ow*g.Stride - g.Pad + kj
 						if iw >= 0 && iw < g.W {
