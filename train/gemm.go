@@ -44,6 +44,14 @@ func gemm[T float](tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb int, bet
 	impl.Dgemm(ta, tb, m, n, k, 1, as64(a), lda, as64(b), ldb, float64(beta), as64(c), ldc)
 }
 
+// ownGemm reports whether gemm computes products of T with this package's
+// kernels, whose sum for an output element does not depend on the
+// product's other sizes (so that splitting a product by rows or columns
+// leaves its numbers unchanged).
+func ownGemm[T float]() bool {
+	return isF32[T]() && isGonum(gorgonia.WhichBLAS()) && kernel.HasAVX2
+}
+
 func as32[T float](s []T) []float32 {
 	return unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(s))), len(s))
 }

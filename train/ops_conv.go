@@ -227,9 +227,14 @@ func convKernel[T float](op *convOp, a *args[T]) error {
 		return err
 	}
 	j := jobOf[convFwdJob[T]](&op.job)
-	*j = convFwdJob[T]{g: g, x: a.in[0], w: a.in[1], b: a.in[2], y: a.out, relu: op.relu, cols: j.cols}
 	batch := a.shape[0][0]
-	parallel(j, batch, workers(batch*g.O*g.colRows()*g.colCols(), minParallelWork), &op.wg)
+	*j = convFwdJob[T]{g: g, batch: batch, x: a.in[0], w: a.in[1], b: a.in[2], y: a.out, relu: op.relu, cols: j.cols}
+	// Split by groups of images, not by images: the groups are then the
+	// same on any number of threads, so the numbers are too, whatever BLAS
+	// computes the products (OpenBLAS's sums may depend on a product's size).
+	group := convGroup(g)
+	groups := (batch + group - 1) / group
+	parallel(j, groups, workers(groups*group*g.O*g.colRows()*g.colCols(), minParallelWork), &op.wg)
 	return nil
 }
 
@@ -257,11 +262,13 @@ func scratch[T float](buf *[]float64, n int) []T {
 	return unsafe.Slice((*T)(unsafe.Pointer(unsafe.SliceData(*buf))), n)
 }
 
-// convFwdJob is the forward convolution of a batch, split by images: each
-// image's output is computed on its own (bias, im2col, one matrix product,
-// ReLU), whichever range it falls in.
+// convFwdJob is the forward convolution of a batch, split by groups of
+// convGroup images (ranges count groups): each group's output is computed on
+// its own (bias, im2col, one matrix product, ReLU), whichever range it falls
+// in.
 type convFwdJob[T float] struct {
 	g          convGeom
+	batch      int
 	x, w, b, y []T
 	relu       bool
 	cols       [maxWorkers][]float64 // im2col scratch of each worker
@@ -271,7 +278,8 @@ func (j *convFwdJob[T]) runRange(wk, lo, hi int) {
 	g := j.g
 	n := convGroup(g) * g.colCols()
 	buf := scratch[T](&j.cols[wk], (g.colRows()+g.O)*n)
-	convImages(g, lo, hi, j.x, j.w, j.b, j.y, buf, j.relu)
+	group := convGroup(g)
+	convImages(g, lo*group, min(hi*group, j.batch), j.x, j.w, j.b, j.y, buf, j.relu)
 }
 
 // convGroup is how many images the forward convolution puts in one matrix
@@ -413,7 +421,13 @@ func convGradWKernel[T float](op *convGradWOp, a *args[T]) error {
 	j := jobOf[convGradWJob[T]](&op.job)
 	*j = convGradWJob[T]{g: g, batch: a.shape[0][0], x: a.in[0], dz: a.in[1], dw: a.out, cols: j.cols}
 	rows := g.colRows()
-	parallel(j, rows, workers(j.batch*g.O*rows*g.colCols(), minParallelWork), &op.wg)
+	nw := workers(j.batch*g.O*rows*g.colCols(), minParallelWork)
+	if !ownGemm[T]() {
+		// Another BLAS may sum a row differently in a product of fewer
+		// rows: one range, so that the numbers do not depend on threads.
+		nw = 1
+	}
+	parallel(j, rows, nw, &op.wg)
 	return nil
 }
 

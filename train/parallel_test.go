@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/shearsml/shears/prune"
@@ -72,7 +73,11 @@ func TestConvSameOnAnyThreads(t *testing.T) {
 	}
 	hw := g.colCols()
 	in, out := 16*16*16, 32*hw
-	for i := 0; i < 6; i++ {
+	// Only the library's own kernels promise the same sums for products of
+	// any size; OpenBLAS and gonum may not (the grouping is then still the
+	// same on any number of threads, checked below).
+	ownKernel := strings.HasPrefix(Backend(), "go-")
+	for i := 0; i < 6 && ownKernel; i++ {
 		yi := make([]float32, out)
 		for o := 0; o < g.O; o++ {
 			for p := 0; p < hw; p++ {
