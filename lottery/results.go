@@ -78,7 +78,9 @@ func collect(s store, e Experiment, sh Shard) (*Results, error) {
 			continue
 		}
 		res.Results = append(res.Results, r)
-		res.Rows = append(res.Rows, r.Row())
+		row := r.Row()
+		row.Strategy = e.Prune.Method
+		res.Rows = append(res.Rows, row)
 	}
 	return res, nil
 }

@@ -451,60 +451,34 @@ func (r *runner) plan(k Key) (plan, error) {
 		}
 		return plan{weights: w, masks: prune.NewMasks(w.Prunable())}, nil
 	}
-	prev := Key{k.Trial, k.Level - 1, ArmTicket}
 	var ticketMasks *prune.Masks
+	var err error
 	if k.Arm == ArmTicket {
-		prevMasks, err := r.loadMasks(prev)
-		if err != nil {
-			return plan{}, err
-		}
-		prevWeights, err := r.loadWeights(r.store.weightsPath(prev))
-		if err != nil {
-			return plan{}, err
-		}
-		ticketMasks = prevMasks.Clone()
-		params := prevWeights.Prunable()
-		if r.exp.Prune.Scorer == "taylor" {
-			if params, err = r.gradients(k, prevWeights, prevMasks); err != nil {
-				return plan{}, err
-			}
-		}
-		if err := r.pruner(k).Prune(ticketMasks, params); err != nil {
-			return plan{}, fmt.Errorf("lottery: %s: pruning the weights of %s: %w", k, prev, err)
-		}
-		if !ticketMasks.SubsetOf(prevMasks) { // the pruner contract; checked, it is cheap
-			return plan{}, fmt.Errorf("lottery: %s: the pruner revived weights that %s had pruned", k, prev)
-		}
+		ticketMasks, err = r.ticketMasks(k)
 	} else {
-		var err error
-		if ticketMasks, err = r.loadMasks(Key{k.Trial, k.Level, ArmTicket}); err != nil {
-			return plan{}, err
-		}
+		ticketMasks, err = r.loadMasks(Key{k.Trial, k.Level, ArmTicket})
 	}
-	switch k.Arm {
-	case ArmReinit:
+	if err != nil {
+		return plan{}, err
+	}
+	if k.Arm == ArmReinit {
 		w, err := train.NewWeights(r.model, r.dtype, newRand(r.exp.Seed, purposeReinit, k.Trial, k.Level, ""))
 		if err != nil {
 			return plan{}, fmt.Errorf("lottery: %s: %w", k, err)
 		}
 		return plan{weights: w, masks: ticketMasks}, nil
-	case ArmRandom:
-		p, err := r.rewindPoint(k)
-		if err != nil {
-			return plan{}, err
-		}
-		if p.masks, err = randomMasks(ticketMasks, p.weights.Prunable(), newRand(r.exp.Seed, purposeRandom, k.Trial, k.Level, "")); err != nil {
+	}
+	p, err := r.rewindPoint(k)
+	if err != nil {
+		return plan{}, err
+	}
+	p.masks = ticketMasks
+	if build, _ := arms.get(k.Arm); build != nil {
+		if p.masks, err = build(r, k, ticketMasks, p.weights.Prunable()); err != nil {
 			return plan{}, fmt.Errorf("lottery: %s: %w", k, err)
 		}
-		return p, nil
-	default:
-		p, err := r.rewindPoint(k)
-		if err != nil {
-			return plan{}, err
-		}
-		p.masks = ticketMasks
-		return p, nil
 	}
+	return p, nil
 }
 
 // rewindPoint returns the weights and step that training k (a ticket or the

@@ -55,7 +55,7 @@ func TestBadFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"-levels", "x"},
 		{"-rewind", "start"},
-		{"-controls", "shuffle"},
+		{"-controls", "scramble"},
 		{"-shard", "3/2"},
 		{"-model", "resnet"},
 		{"-trials", "-1"},
