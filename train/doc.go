@@ -30,8 +30,9 @@
 // weight is [in, out] (Gorgonia's x·W layout: a layer's output units lie on
 // dimension 1); a convolution kernel is [out, in, kh, kw].
 //
-// A user's own network is a type with the three methods; ExampleModel shows
-// one made of Gorgonia's ops (Mul, BroadcastAdd). Such a model trains,
+// A user's own network is a type with the three methods; the documentation
+// of Model (go doc train.Model) shows one made of Gorgonia's ops (Mul,
+// BroadcastAdd), and ExampleModel runs it. Such a model trains,
 // prunes and runs in lottery experiments like the built-in ones. The
 // built-in models are made of this package's ops — Dense, DenseReLU, Conv,
 // ConvReLU, MaxPool — which a user's model may use too: each is one

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -448,5 +449,39 @@ func TestFingerprint(t *testing.T) {
 	}
 	if _, err := Fingerprint(m, nil, tensor.Float32); err == nil {
 		t.Error("empty input shape accepted")
+	}
+}
+
+// TestModelDocMatchesExample: the model shown in Model's documentation (the
+// one go doc prints) is the one ExampleModel runs, line for line.
+func TestModelDocMatchesExample(t *testing.T) {
+	src, err := os.ReadFile("model.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, err := os.ReadFile("example_train_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc []string
+	for _, l := range strings.Split(string(src), "\n") {
+		if code, ok := strings.CutPrefix(l, "//\t"); ok {
+			doc = append(doc, strings.TrimSpace(code))
+		}
+		if strings.HasPrefix(l, "type Model interface") {
+			break
+		}
+	}
+	exLines := map[string]bool{}
+	for _, l := range strings.Split(string(ex), "\n") {
+		exLines[strings.TrimSpace(l)] = true
+	}
+	for _, l := range doc {
+		if l != "" && !strings.Contains(l, "err :=") && !strings.Contains(l, "Fit(ctx") && !exLines[l] {
+			t.Errorf("Model's documentation has %q, which ExampleModel's file does not", l)
+		}
+	}
+	if len(doc) < 20 {
+		t.Errorf("Model's documentation shows %d lines of code", len(doc))
 	}
 }

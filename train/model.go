@@ -16,6 +16,40 @@ import (
 // A Model holds no weights and no graph: it is a description, safe to share
 // between goroutines and trainers. Weights live in a *Weights (NewWeights);
 // each Trainer builds its own graph by calling Forward.
+//
+// A user's own model, here a linear classifier made of Gorgonia's ops (the
+// runnable ExampleModel trains it):
+//
+//	type linear struct{ in, classes int }
+//
+//	func (m linear) Name() string { return "linear" }
+//
+//	func (m linear) Params() []train.ParamSpec {
+//		return []train.ParamSpec{
+//			{Name: "w", Shape: []int{m.in, m.classes}, Prunable: true, Init: train.GlorotUniform{}},
+//			{Name: "b", Shape: []int{m.classes}},
+//		}
+//	}
+//
+//	func (m linear) Forward(g *gorgonia.ExprGraph, x *gorgonia.Node, w []*gorgonia.Node) (*gorgonia.Node, error) {
+//		// x is [batch, 1, 8, 8]: flatten it, then x·W + b.
+//		flat, err := gorgonia.Reshape(x, tensor.Shape{x.Shape()[0], m.in})
+//		if err != nil {
+//			return nil, err
+//		}
+//		z, err := gorgonia.Mul(flat, w[0])
+//		if err != nil {
+//			return nil, err
+//		}
+//		return gorgonia.BroadcastAdd(z, w[1], nil, []byte{0})
+//	}
+//
+// and its training:
+//
+//	m := linear{in: 64, classes: 10}
+//	w, err := train.NewWeights(m, tensor.Float32, rand.New(rand.NewPCG(1, 0)))
+//	t, err := train.NewTrainer(m, w, train.Config{Epochs: 10, Optimizer: train.Adam{LR: 1e-2}})
+//	res, err := t.Fit(ctx, data)
 type Model interface {
 	// Name returns a short identifier, e.g. "lenet300100".
 	Name() string
