@@ -467,7 +467,7 @@ var settings = []setting{
 			}
 			return nil
 		}},
-	{key: "prune.rounds", flag: "rounds", usage: "pruning `rounds` of synflow", identity: true,
+	{key: "prune.rounds", flag: "rounds", usage: "pruning `rounds` of synflow (default 100)", identity: true,
 		ptr: func(e *Experiment) any { return &e.Prune.Rounds },
 		def: func(e *Experiment) any {
 			if e.Prune.Method == MethodSynFlow {

@@ -72,26 +72,34 @@ Flags:
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	c := cli.New("lottery", usageText, stderr)
 	fs := c.Flags
+	// One flag per registered setting that has one (lottery.Settings):
+	// name, usage and choices come from the registry, the default from
+	// defaults().
+	base := defaults().WithDefaults()
+	values := map[string]*string{}
+	var keys []string
+	for _, st := range lottery.Settings() {
+		if st.Flag == "" {
+			continue
+		}
+		def, err := base.Get(st.Key)
+		if err != nil || def == "0" {
+			def = ""
+		}
+		usage := st.Usage
+		if len(st.Choices) > 0 {
+			usage += ": " + strings.Join(st.Choices, ", ")
+		}
+		values[st.Key] = fs.String(st.Flag, def, usage)
+		keys = append(keys, st.Key)
+	}
 	var (
-		data       = fs.String("data", "digits", "data `source`: digits (embedded) or a folder of MNIST-format IDX files")
-		out        = fs.String("out", "lottery-out", "output `folder`")
-		model      = fs.String("model", "lenet300100", "`model`: lenet300100, mlp:H1,H2,..., lenet5, conv2, conv4, conv6")
-		initName   = fs.String("init", "", "`initialiser` of the weights: glorot_normal, glorot_uniform, kaiming_normal (default: the model's, Glorot normal)")
-		levels     = fs.Int("levels", 12, "pruning `levels` after the dense level 0")
-		trials     = fs.Int("trials", 3, "number of `trials` (seeds)")
-		iterations = fs.Int("iterations", 800, "training `steps` per level")
-		evalEvery  = fs.Int("eval-every", 100, "evaluate every `N` steps")
-		val        = fs.Int("val", 0, "`N` training examples held out for early stopping, -1 for none (default: 300 for digits, 5000 for a folder)")
-		rewind     = fs.String("rewind", "init", "rewinding `mode`: init, K (an iteration), lr or finetune")
-		controls   = fs.String("controls", "reinit,random", "control arms `list`: reinit, random, both (comma-separated) or none")
-		seed       = fs.Uint64("seed", 0, "experiment `seed`")
-		workers    = fs.Int("workers", 0, "`N` trainings at once (0: one per CPU)")
-		config     = fs.String("config", "", "experiment description `file` (JSON); flags given explicitly override it")
-		shard      = fs.String("shard", "", "run shard `i/n` of the trials (trial t when t mod n = i)")
-		merge      = fs.String("merge", "", "merge the shard `folders` (comma-separated) into -out instead of running")
-		scorer     = fs.String("scorer", "l1", "pruning `scorer`: l1, l2, random or taylor (|w·g|)")
-		noPlot     = fs.Bool("no-plot", false, "do not draw accuracy.png and accuracy.svg")
-		dpi        = fs.Int("dpi", metrics.DefaultDPI, "resolution of accuracy.png in dots per `inch`")
+		out    = fs.String("out", "lottery-out", "output `folder`")
+		config = fs.String("config", "", "experiment description `file` (JSON); flags given explicitly override it")
+		shard  = fs.String("shard", "", "run shard `i/n` of the trials (trial t when t mod n = i)")
+		merge  = fs.String("merge", "", "merge the shard `folders` (comma-separated) into -out instead of running")
+		noPlot = fs.Bool("no-plot", false, "do not draw accuracy.png and accuracy.svg")
+		dpi    = fs.Int("dpi", metrics.DefaultDPI, "resolution of accuracy.png in dots per `inch`")
 	)
 	c.Quick("a tiny run for CI: 2 levels, 1 trial, 50 steps", quickFlags)
 	if code, ok := c.Parse(args); !ok {
@@ -102,11 +110,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	// A value given explicitly is checked as given: 0 is not "the
 	// default" (leave the flag out for that).
-	if code, ok := c.Positive("iterations", "trials", "eval-every", "dpi"); !ok {
+	if code, ok := c.Positive("dpi"); !ok {
 		return code
-	}
-	if c.Explicit("val") && (*val == 0 || *val < -1) {
-		return bad(fmt.Errorf("-val %d: want a positive count of examples, or -1 for no validation set (leave the flag out for the default)", *val))
 	}
 
 	if *merge != "" {
@@ -128,58 +133,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		exp = e
 	}
 	// Flags given explicitly, or by -quick, override the description (the
-	// flags' defaults are those of defaults()).
-	use := c.Given
-	if use("data") {
-		exp.Data.Source = *data
+	// flags' defaults are those of defaults()), in registry order.
+	flagOf := map[string]string{}
+	for _, st := range lottery.Settings() {
+		flagOf[st.Key] = st.Flag
 	}
-	if use("val") {
-		exp.Data.Val = *val
-	}
-	if use("model") {
-		exp.Model = *model
-	}
-	if use("init") {
-		exp.Init = *initName
-	}
-	if use("levels") {
-		exp.Levels = *levels
-	}
-	if use("trials") {
-		exp.Trials = *trials
-	}
-	if use("iterations") {
-		exp.Train.Iterations = *iterations
-	}
-	if use("eval-every") {
-		exp.Train.EvalEvery = *evalEvery
-	}
-	if use("scorer") {
-		exp.Prune.Scorer = *scorer
-	}
-	if use("seed") {
-		exp.Seed = *seed
-	}
-	if use("workers") {
-		exp.Workers = *workers
-	}
-	if use("rewind") {
-		r, err := lottery.ParseRewind(*rewind)
-		if err != nil {
-			return bad(err)
+	for _, key := range keys {
+		if c.Given(flagOf[key]) {
+			if err := exp.Set(key, *values[key]); err != nil {
+				return bad(fmt.Errorf("-%s: %w", flagOf[key], err))
+			}
 		}
-		r.FinetuneLR = exp.Rewind.FinetuneLR
-		if r.To != lottery.RewindFinetune {
-			r.FinetuneLR = 0
-		}
-		exp.Rewind = r
 	}
-	if use("controls") {
-		c, err := lottery.ParseControls(*controls)
-		if err != nil {
-			return bad(err)
-		}
-		exp.Controls = c
+	// A strategy at initialisation runs one level per sparsity unless
+	// -levels says otherwise.
+	if *config == "" && !c.Given("levels") && exp.Prune.Method != "" && exp.Prune.Method != lottery.MethodIMP {
+		exp.Levels = 0
 	}
 	sh, err := lottery.ParseShard(*shard)
 	if err != nil {
