@@ -154,6 +154,19 @@ type Experiment struct {
 	// Controls lists the control arms to run at every level from 1 on:
 	// "reinit" and/or "random". Empty runs the ticket alone.
 	Controls []string `json:"controls,omitempty"`
+	// Instability lists the rewind points k of the instability analysis
+	// (Frankle et al. 2020, "Linear mode connectivity and the lottery
+	// ticket hypothesis"), each in [0, Train.Iterations): at every level,
+	// the ticket's mask (all weights at level 0) with the weights of the
+	// dense training after k steps is trained twice from step k, on two
+	// data orders, and the linear path between the two results is
+	// evaluated on the test set at InstabilityPoints points (see
+	// Results.Instability). Empty runs none. Like Levels it is an extent,
+	// outside the hash.
+	Instability []int `json:"instability,omitempty"`
+	// InstabilityPoints is the number of evenly spaced points of the path,
+	// its ends included. 0 means 30.
+	InstabilityPoints int `json:"instability_points,omitempty"`
 	// Workers bounds how many trainings run at once. 0 means one per CPU
 	// (GOMAXPROCS), at most the number of trainings that can run at once.
 	// It never changes the numbers.
@@ -283,6 +296,7 @@ func (e Experiment) WithDefaults() Experiment {
 		}
 	}
 	e.Controls = normControls(e.Controls)
+	slices.Sort(e.Instability)
 	return e
 }
 
@@ -314,6 +328,7 @@ func (e Experiment) clone() Experiment {
 	e.Controls = slices.Clone(e.Controls)
 	e.Prune.Params = slices.Clone(e.Prune.Params)
 	e.Prune.Sparsity = slices.Clone(e.Prune.Sparsity)
+	e.Instability = slices.Clone(e.Instability)
 	if e.Prune.Rates != nil {
 		r := make(map[string]float64, len(e.Prune.Rates))
 		for k, v := range e.Prune.Rates {

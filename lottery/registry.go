@@ -171,6 +171,11 @@ const (
 	DefaultRounds = 100
 	// MaxRounds bounds Pruning.Rounds.
 	MaxRounds = 100_000
+	// DefaultInstabilityPoints is the number of points of an instability
+	// path (OpenLTH's default).
+	DefaultInstabilityPoints = 30
+	// MaxInstabilityPoints bounds Experiment.InstabilityPoints.
+	MaxInstabilityPoints = 10_000
 )
 
 // setting is one registered field of an Experiment.
@@ -179,7 +184,7 @@ type setting struct {
 	flag  string // the example's flag; "" for none
 	usage string
 	// ptr returns a pointer to the field: *string, *int, *float64,
-	// *uint64, *[]float64, *[]string or *map[string]float64.
+	// *uint64, *[]float64, *[]int, *[]string or *map[string]float64.
 	ptr func(e *Experiment) any
 	// def returns the default in the context of e (other settings already
 	// defaulted), or nil when the field has none there (its zero value
@@ -590,6 +595,43 @@ var settings = []setting{
 			return nil
 		},
 		choices: func() []string { return arms.docs() }},
+	{key: "instability", flag: "instability", usage: "instability analysis from rewind points `K,K,...` (steps) at every level",
+		ptr: func(e *Experiment) any { return &e.Instability },
+		check: func(d *Experiment) error {
+			for i, k := range d.Instability {
+				if k < 0 || k >= d.Train.Iterations {
+					return fmt.Errorf("lottery: instability point k=%d is not in [0, %d) (train.iterations)", k, d.Train.Iterations)
+				}
+				if i > 0 && d.Instability[i-1] == k {
+					return fmt.Errorf("lottery: instability point k=%d is listed twice", k)
+				}
+			}
+			if n := d.Trials * (d.Levels + 1) * 2 * len(d.Instability); n > MaxTrainings {
+				return fmt.Errorf("lottery: the instability analysis needs %d trainings, more than %d", n, MaxTrainings)
+			}
+			return nil
+		}},
+	{key: "instability_points", flag: "instability-points", usage: "`N` points of the instability path (default 30)",
+		ptr: func(e *Experiment) any { return &e.InstabilityPoints },
+		def: func(e *Experiment) any {
+			if len(e.Instability) > 0 {
+				return DefaultInstabilityPoints
+			}
+			return nil
+		},
+		zero: "at least 2 points",
+		check: func(d *Experiment) error {
+			if len(d.Instability) == 0 {
+				if d.InstabilityPoints != 0 {
+					return fmt.Errorf("lottery: instability_points is set but instability lists no rewind point")
+				}
+				return nil
+			}
+			if d.InstabilityPoints < 2 || d.InstabilityPoints > MaxInstabilityPoints {
+				return fmt.Errorf("lottery: instability_points %d is not in [2, %d]", d.InstabilityPoints, MaxInstabilityPoints)
+			}
+			return nil
+		}},
 	{key: "workers", flag: "workers", usage: "`N` trainings at once (0: one per CPU)",
 		ptr: func(e *Experiment) any { return &e.Workers }, check: nonNegative("workers", func(d *Experiment) int { return d.Workers })},
 }
@@ -626,6 +668,8 @@ func isZeroValue(p any) bool {
 	case *[]float64:
 		return len(*v) == 0
 	case *[]string:
+		return len(*v) == 0
+	case *[]int:
 		return len(*v) == 0
 	case *map[string]float64:
 		return len(*v) == 0
@@ -679,6 +723,8 @@ func clearValue(p any) {
 		*f = nil
 	case *[]string:
 		*f = nil
+	case *[]int:
+		*f = nil
 	case *map[string]float64:
 		*f = nil
 	}
@@ -703,6 +749,12 @@ func formatValue(p any) string {
 		return strings.Join(s, ",")
 	case *[]string:
 		return strings.Join(*v, ",")
+	case *[]int:
+		s := make([]string, len(*v))
+		for i, x := range *v {
+			s[i] = strconv.Itoa(x)
+		}
+		return strings.Join(s, ",")
 	case *map[string]float64:
 		var s []string
 		for _, k := range slices.Sorted(maps.Keys(*v)) {
@@ -745,6 +797,18 @@ func parseValue(p any, key, s string) error {
 			v, err := strconv.ParseFloat(strings.TrimSpace(x), 64)
 			if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
 				return fmt.Errorf("lottery: %s: %q is not a finite number", key, x)
+			}
+			*f = append(*f, v)
+		}
+	case *[]int:
+		*f = nil
+		if strings.TrimSpace(s) == "" {
+			return nil
+		}
+		for _, x := range strings.Split(s, ",") {
+			v, err := strconv.Atoi(strings.TrimSpace(x))
+			if err != nil {
+				return fmt.Errorf("lottery: %s: %q is not an integer", key, x)
 			}
 			*f = append(*f, v)
 		}

@@ -208,7 +208,7 @@ func (r *runner) run(parent context.Context) error {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	trials := r.shard.trials(r.exp.Trials)
-	total := len(r.exp.keys(r.shard))
+	total := len(r.exp.keys(r.shard)) + len(r.exp.instabilityKeys(r.shard))
 	r.logf("lottery: experiment %s in %s: %d trial(s), levels 0-%d, arms %s, shard %s, %d worker(s), %d trainings\n",
 		r.store.hash, r.store.dir, len(trials), r.exp.Levels, strings.Join(r.exp.arms(1), ","), r.shard, r.workers, total)
 
@@ -253,6 +253,18 @@ func (r *runner) run(parent context.Context) error {
 				if err := do(Key{t, l, ArmTicket}); err != nil {
 					fail(err)
 					return
+				}
+				for _, kk := range r.exp.Instability {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						for _, c := range []string{"a", "b"} {
+							if err := do(Key{t, l, instabilityArm(kk, c)}); err != nil {
+								fail(err)
+								return
+							}
+						}
+					}()
 				}
 				for _, arm := range r.exp.arms(l)[1:] {
 					wg.Add(1)
@@ -325,7 +337,7 @@ func (r *runner) train(ctx context.Context, k Key) (*Result, error) {
 	if err := os.MkdirAll(r.store.levelDir(k), 0o755); err != nil {
 		return nil, fmt.Errorf("lottery: %w", err)
 	}
-	p, err := r.plan(k)
+	p, err := r.plan(ctx, k)
 	if err != nil {
 		return nil, err
 	}
@@ -341,7 +353,7 @@ func (r *runner) train(ctx context.Context, k Key) (*Result, error) {
 	if p.startStep > 0 {
 		tr.SetStep(p.startStep)
 	}
-	if k.Level == 0 && r.exp.Rewind.To == RewindIteration {
+	if k.Level == 0 && k.Arm == ArmTicket && r.exp.Rewind.To == RewindIteration {
 		kStep, path := r.exp.Rewind.Iteration, r.store.rewindPath(k.Trial, r.exp.Rewind.Iteration)
 		tr.OnStep("lottery-rewind-point", func(step int) error {
 			if step != kStep {
@@ -362,7 +374,7 @@ func (r *runner) train(ctx context.Context, k Key) (*Result, error) {
 	if seconds == 0 {
 		seconds = time.Since(start).Seconds()
 	}
-	if k.Level == 0 && r.exp.Rewind.To == RewindIteration {
+	if k.Level == 0 && k.Arm == ArmTicket && r.exp.Rewind.To == RewindIteration {
 		if _, err := os.Stat(r.store.rewindPath(k.Trial, r.exp.Rewind.Iteration)); err != nil {
 			return nil, fmt.Errorf("lottery: %s: the rewind point at iteration %d was not saved: %w", k, r.exp.Rewind.Iteration, err)
 		}
@@ -385,6 +397,11 @@ func (r *runner) train(ctx context.Context, k Key) (*Result, error) {
 	}
 	for _, e := range fit.Evals {
 		res.Evals = append(res.Evals, r.eval(e))
+	}
+	if kk, c, ok := parseInstabilityArm(k.Arm); ok && c == "b" {
+		if res.Instability, err = r.instabilityPath(k, kk, tr.Weights(), cfg); err != nil {
+			return nil, err
+		}
 	}
 	if err := p.masks.Save(r.store.masksPath(k)); err != nil {
 		return nil, fmt.Errorf("lottery: %w", err)
@@ -443,7 +460,10 @@ func (r *runner) config(k Key, finetune bool) train.Config {
 }
 
 // plan works out the starting weights, masks and step of training k.
-func (r *runner) plan(k Key) (plan, error) {
+func (r *runner) plan(ctx context.Context, k Key) (plan, error) {
+	if kk, _, ok := parseInstabilityArm(k.Arm); ok {
+		return r.instabilityPlan(ctx, k, kk)
+	}
 	if k.Level == 0 {
 		w, err := r.initWeights(k.Trial, true)
 		if err != nil {
