@@ -26,8 +26,10 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
+	"text/tabwriter"
 	"time"
 
 	"github.com/shearsml/shears/examples/internal/cli"
@@ -210,6 +212,126 @@ func report(res *lottery.Results, noPlot bool, dpi int, stdout, stderr io.Writer
 			files = append(files, name)
 		}
 	}
+	if len(res.Instability) > 0 {
+		if err := reportInstability(res, stdout); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		files = append(files, "instability.csv", "instability_summary.csv")
+		if !noPlot {
+			names, err := plotInstability(res, dpi)
+			if err != nil {
+				fmt.Fprintln(stderr, err)
+				return 1
+			}
+			files = append(files, names...)
+		}
+	}
 	fmt.Fprintf(stdout, "\nwrote %s into %s\n", strings.Join(files, ", "), res.Dir)
 	return 0
+}
+
+// reportInstability prints the error barrier per level and rewind point.
+func reportInstability(res *lottery.Results, stdout io.Writer) error {
+	fmt.Fprintf(stdout, "\ninstability: test error barrier (%%) along the linear path between two copies trained from step k, mean [min, max] over trials\n\n")
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "level\tremaining\tk\tbarrier\tloss barrier")
+	for _, s := range res.InstabilitySummary() {
+		fmt.Fprintf(tw, "%d\t%s%%\t%d\t%.2f [%.2f, %.2f]\t%.3f\n", s.Level, metrics.FormatPercent(100*s.Remaining), s.K,
+			100*s.Barrier.Mean, 100*s.Barrier.Min, 100*s.Barrier.Max, s.LossBarrier.Mean)
+	}
+	return tw.Flush()
+}
+
+// plotInstability draws the test error along the path of level 0 (one line
+// per k; the dense network) and the error barrier against k (one line per
+// level, at most eight levels, evenly chosen).
+func plotInstability(res *lottery.Results, dpi int) ([]string, error) {
+	sum := res.InstabilitySummary()
+	var levels []int
+	for _, s := range sum {
+		if len(levels) == 0 || levels[len(levels)-1] != s.Level {
+			levels = append(levels, s.Level)
+		}
+	}
+	if len(levels) > 8 {
+		picked := make([]int, 0, 8)
+		for i := range 8 {
+			picked = append(picked, levels[i*(len(levels)-1)/7])
+		}
+		levels = picked
+	}
+	// Error along the path, mean over trials, level 0 (or the first level run).
+	type lk struct{ level, k int }
+	paths := map[lk][]float64{}
+	counts := map[lk]int{}
+	var alphas []float64
+	for _, row := range res.Instability {
+		if row.Level != levels[0] {
+			continue
+		}
+		key := lk{row.Level, row.K}
+		if paths[key] == nil {
+			paths[key] = make([]float64, len(row.Points))
+		}
+		alphas = alphas[:0]
+		for i, p := range row.Points {
+			paths[key][i] += 1 - p.TestAccuracy
+			alphas = append(alphas, p.Alpha)
+		}
+		counts[key]++
+	}
+	var pathSeries []metrics.Series
+	for _, s := range sum {
+		key := lk{s.Level, s.K}
+		if s.Level != levels[0] || paths[key] == nil {
+			continue
+		}
+		ys := make([]float64, len(paths[key]))
+		for i, v := range paths[key] {
+			ys[i] = v / float64(counts[key])
+		}
+		pathSeries = append(pathSeries, metrics.Series{Label: fmt.Sprintf("k = %d", s.K), X: slices.Clone(alphas), Y: ys})
+	}
+	var barrierSeries []metrics.Series
+	for _, l := range levels {
+		var xs, ys []float64
+		var rem float64
+		for _, s := range sum {
+			if s.Level == l {
+				xs, ys, rem = append(xs, float64(s.K)), append(ys, max(s.Barrier.Mean, 0)), s.Remaining
+			}
+		}
+		barrierSeries = append(barrierSeries, metrics.Series{Label: metrics.LevelLabel(l, rem), X: xs, Y: ys})
+	}
+	var files []string
+	for _, pl := range []struct {
+		name   string
+		series []metrics.Series
+		opts   []metrics.Option
+	}{
+		{"instability_path", pathSeries, []metrics.Option{metrics.Title(fmt.Sprintf("Linear path between two copies, level %d", levels[0])), metrics.XLabel("Interpolation α"), metrics.YLabel("Test error (%)")}},
+		{"instability_barrier", barrierSeries, []metrics.Option{metrics.Title("Instability"), metrics.XLabel("Rewind point k (steps)"), metrics.YLabel("Test error barrier (%)")}},
+	} {
+		if len(pl.series) == 0 || len(pl.series[0].X) < 2 && pl.name == "instability_barrier" {
+			continue // one rewind point: no curve to draw
+		}
+		p, err := metrics.TrainingCurves(pl.series, metrics.Accuracy, pl.opts...)
+		if err != nil {
+			return nil, err
+		}
+		for _, ext := range []string{".png", ".svg"} {
+			path := filepath.Join(res.Dir, pl.name+ext)
+			if ext == ".png" {
+				err = metrics.SaveDPI(p, 16*vg.Centimeter, 10*vg.Centimeter, path, dpi)
+			} else {
+				err = metrics.Save(p, 16*vg.Centimeter, 10*vg.Centimeter, path)
+			}
+			if err != nil {
+				return nil, err
+			}
+			files = append(files, pl.name+ext)
+		}
+	}
+	return files, nil
 }

@@ -74,6 +74,9 @@ func TestBadFlags(t *testing.T) {
 		{"-sparsity", "0.5"},
 		{"-strategy", "grasp", "-sparsity", "0.5", "-rate", "0.3"},
 		{"-rounds", "10"},
+		{"-quick", "-instability", "0,50"},
+		{"-instability", "x"},
+		{"-instability-points", "5"},
 		{"extra"},
 	} {
 		var stdout, stderr bytes.Buffer
@@ -111,6 +114,25 @@ func TestQuickAtInit(t *testing.T) {
 		}
 	}
 	if !strings.Contains(stdout.String(), "trial 0 level 2 invert") {
+		t.Errorf("stdout:\n%s", stdout.String())
+	}
+}
+
+// TestQuickInstability: -instability writes the CSV files and both plots
+// and prints the barrier table.
+func TestQuickInstability(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	var stdout, stderr bytes.Buffer
+	args := []string{"-quick", "-out", out, "-model", "mlp:32", "-levels", "1", "-controls", "none", "-instability", "0,25", "-instability-points", "4"}
+	if code := run(context.Background(), args, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	for _, name := range []string{"instability.csv", "instability_summary.csv", "instability_path.png", "instability_barrier.svg"} {
+		if fi, err := os.Stat(filepath.Join(out, name)); err != nil || fi.Size() == 0 {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if !strings.Contains(stdout.String(), "instability: test error barrier") || !strings.Contains(stdout.String(), "trial 0 level 1 instability-k25-b") {
 		t.Errorf("stdout:\n%s", stdout.String())
 	}
 }
