@@ -134,3 +134,35 @@ func TestAtInitRefused(t *testing.T) {
 		t.Errorf("the refused run wrote %v", m)
 	}
 }
+
+// TestDropoutExperiment: dropout changes the numbers and the hash, and two
+// runs give the same numbers.
+func TestDropoutExperiment(t *testing.T) {
+	e := tiny()
+	e.Trials, e.Levels, e.Controls = 1, 1, nil
+	d := e
+	d.Train.Dropout = 0.5
+	if e.Hash() == d.Hash() {
+		t.Fatal("dropout does not enter the hash")
+	}
+	r1, err := Run(context.Background(), t.TempDir(), d, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, err := Run(context.Background(), t.TempDir(), d, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r0, err := Run(context.Background(), t.TempDir(), e, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range r1.Results {
+		if !r1.Results[i].sameNumbers(r2.Results[i]) {
+			t.Errorf("%s: two runs with dropout differ", r1.Results[i].Key())
+		}
+		if r1.Results[i].sameNumbers(r0.Results[i]) {
+			t.Errorf("%s: dropout changed nothing", r1.Results[i].Key())
+		}
+	}
+}

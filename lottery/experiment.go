@@ -213,6 +213,12 @@ type Training struct {
 	// LRGamma is the factor of each drop. 0 means 0.1; it must stay 0
 	// unless LRDropEvery is set.
 	LRGamma float64 `json:"lr_gamma,omitempty"`
+	// Dropout is the probability of dropping each unit of a hidden fully
+	// connected layer at each training step (train.WithDropout; seeded,
+	// inverted, training only), in [0, 1). 0 (the default) means none. It
+	// applies to the built-in models; a user's model calls train.Dropout
+	// itself.
+	Dropout float64 `json:"dropout,omitempty"`
 	// EvalEvery is the number of steps between evaluations on the
 	// validation and test sets (and at the end). 0 means 100.
 	EvalEvery int `json:"eval_every,omitempty"`

@@ -195,6 +195,8 @@ func TestValidate(t *testing.T) {
 		{Experiment{Train: Training{Batch: 1 << 40}}, "train.batch"},
 		{Experiment{Workers: -1}, "workers"},
 		{Experiment{Controls: []string{"scramble"}}, "control"},
+		{Experiment{Train: Training{Dropout: 1}}, "train.dropout 1 is not in [0, 1)"},
+		{Experiment{Train: Training{Dropout: -0.5}}, "train.dropout -0.5"},
 		{Experiment{Prune: Pruning{Method: "obd"}}, "prune.method \"obd\" is not imp, snip"},
 		{Experiment{Prune: Pruning{Method: MethodSNIP}}, "needs prune.sparsity"},
 		{Experiment{Prune: Pruning{Method: MethodSNIP, Sparsity: []float64{0.5, 1}}}, "prune.sparsity[1] 1 is not in [0, 1)"},

@@ -102,6 +102,12 @@ func (m prunableModel) Params() []train.ParamSpec {
 // the description uses against the model. It returns the model to train and
 // the names of its prunable tensors, in model order.
 func configureModel(m train.Model, e Experiment) (train.Model, []string, error) {
+	if e.Train.Dropout > 0 {
+		var err error
+		if m, err = train.WithDropout(m, e.Train.Dropout); err != nil {
+			return nil, nil, fmt.Errorf("lottery: train.dropout: %w", err)
+		}
+	}
 	if init := initializer(e.Init); init != nil {
 		m = train.WithInit(m, init)
 	}

@@ -344,6 +344,17 @@ var settings = []setting{
 	{key: "train.eval_every", flag: "eval-every", usage: "evaluate every `N` steps", identity: true,
 		ptr: func(e *Experiment) any { return &e.Train.EvalEvery }, def: constDef(DefaultEvalEvery),
 		zero: "a positive number of steps", check: nonNegative("train.eval_every", func(d *Experiment) int { return d.Train.EvalEvery })},
+	{key: "train.dropout", flag: "dropout", usage: "dropout `probability` of the hidden fully connected units while training (built-in models)", identity: true,
+		ptr: func(e *Experiment) any { return &e.Train.Dropout },
+		check: func(d *Experiment) error {
+			if p := d.Train.Dropout; !(p >= 0 && p < 1) {
+				return fmt.Errorf("lottery: train.dropout %v is not in [0, 1)", p)
+			}
+			if d.Train.Dropout != 0 && isCustom(d.Model) {
+				return fmt.Errorf("lottery: train.dropout applies to the built-in models; model %q calls train.Dropout in its Forward itself", d.Model)
+			}
+			return nil
+		}},
 	{key: "prune.method", flag: "strategy", usage: "pruning `strategy`", identity: true,
 		ptr: func(e *Experiment) any { return &e.Prune.Method }, def: constDef(MethodIMP),
 		check: func(d *Experiment) error { return methods.check(d.Prune.Method) }, choices: func() []string { return methods.docs() }},
