@@ -10,12 +10,19 @@
 // documented default: {} trains the paper's LeNet-300-100 on the embedded
 // digits data, and Levels sets how many times it is pruned. Its Hash covers the fields that decide the numbers,
 // with defaults left out, so that writing a default out, or a field added by
-// a later version, keeps the hash.
+// a later version, keeps the hash. For a user's own model the hash also
+// covers the fingerprint of the graph its Forward builds (Experiment.Graph),
+// so a changed Forward never reuses old results. In a JSON description a
+// field left out takes its default, and a 0 written where the default is
+// not 0 is an error; sizes (trials, levels, batch) are bounded before
+// anything is allocated, and an experiment whose pruning would leave no
+// weight is refused before it trains.
 //
 // Level 0 trains the dense network from the trial's initialisation. Level L
 // prunes the trained weights of level L−1's ticket (layer-wise, by default
 // 20% of each hidden layer's remaining weights and 10% of the output
-// layer's, or one global rate; by magnitude by default), then starts the
+// layer's, or one global rate; by magnitude by default, or by |w·g| with
+// the "taylor" scorer), then starts the
 // survivors again from the rewind point and retrains them:
 //
 //   - RewindInit: the weights at initialisation (Frankle & Carbin 2019);
@@ -78,7 +85,10 @@
 // disk, so a run killed at any moment and started again finishes with the
 // numbers of an uninterrupted run. A damaged or foreign file is an error
 // naming it, never a silent recomputation; a folder that is not empty and
-// holds no experiment.json, or holds another experiment, is refused.
+// holds no experiment.json, or holds another experiment, is refused. A new
+// folder is claimed atomically (experiment.json is created only if absent),
+// so of two different experiments started into it at once, the second is
+// refused; the shards of one experiment may share it.
 //
 // results.csv has the columns trial, level, arm, remaining (the fraction of
 // prunable weights kept), test_accuracy, test_loss (at the end of

@@ -160,3 +160,16 @@ func TestTaylorScorer(t *testing.T) {
 		t.Errorf("taylor kept %d, l1 %d: the counts must agree", a.Kept(), b.Kept())
 	}
 }
+
+// TestHugeModelRefused: a model too large to allocate is refused before the
+// output folder is claimed or anything allocated.
+func TestHugeModelRefused(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "out")
+	_, err := Run(context.Background(), dir, Experiment{Model: "mlp:30000000,30", Train: Training{Iterations: 1}}, Options{})
+	if err == nil || !strings.Contains(err.Error(), "MaxParams") {
+		t.Fatalf("mlp:30000000,30: %v", err)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the refused run created its folder: %v", err)
+	}
+}

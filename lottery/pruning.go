@@ -84,12 +84,19 @@ func (r *runner) gradients(k Key, w *train.Weights, ms *prune.Masks) ([]prune.Pa
 // strategy the total does, whichever tensors lose them).
 func checkRemaining(m train.Model, prunable []string, e Experiment) error {
 	sizes := map[string]int{}
+	all := 0
 	for _, p := range m.Params() {
 		n := 1
 		for _, d := range p.Shape {
+			if d < 1 || n > train.MaxParams/d {
+				return fmt.Errorf("lottery: model %q: param %q of shape %v has more than train.MaxParams (%d) weights", m.Name(), p.Name, p.Shape, train.MaxParams)
+			}
 			n *= d
 		}
 		sizes[p.Name] = n
+		if all += n; all > train.MaxParams {
+			return fmt.Errorf("lottery: model %q has more than train.MaxParams (%d) weights", m.Name(), train.MaxParams)
+		}
 	}
 	kept := make([]int, len(prunable))
 	for i, n := range prunable {

@@ -83,7 +83,9 @@ func Run(ctx context.Context, dir string, exp Experiment, opts Options) (*Result
 
 // Resolve returns the description Run would execute for exp and opts:
 // labels of a custom model or data filled in, defaults written out. It
-// validates what can be checked without the data.
+// validates what can be checked without the data. Graph, the fingerprint
+// of a user's model, is left as given: Run fills it in once the data's
+// shape is known (train.Fingerprint).
 func Resolve(exp Experiment, opts Options) (Experiment, error) {
 	exp = exp.clone()
 	if opts.Model != nil {
@@ -553,7 +555,7 @@ func (r *runner) loadWeights(path string) (*train.Weights, error) {
 		if errNotExist(err) {
 			return nil, fmt.Errorf("lottery: %s is missing, though the results that need it say it was written: restore it or delete the results after it", path)
 		}
-		return nil, fmt.Errorf("lottery: %s: %w", path, err)
+		return nil, fmt.Errorf("lottery: %w", err) // the error names the file
 	}
 	if err := r.checkWeights(w); err != nil {
 		return nil, fmt.Errorf("lottery: %s: %w", path, err)
@@ -581,7 +583,7 @@ func (r *runner) loadMasks(k Key) (*prune.Masks, error) {
 		if errNotExist(err) {
 			return nil, fmt.Errorf("lottery: %s is missing, though %s is done: restore it or delete that level's result.json", path, k)
 		}
-		return nil, fmt.Errorf("lottery: %s: %w", path, err)
+		return nil, fmt.Errorf("lottery: %w", err) // the error names the file
 	}
 	names := ms.Names()
 	if len(names) != len(r.prunable) {

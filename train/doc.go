@@ -70,7 +70,13 @@
 // of the remainder's size runs it, so nothing is padded or dropped).
 // Result.Best is the evaluation of least validation loss — the
 // lottery-ticket papers' early-stopping iteration and the test accuracy
-// there.
+// there. An empty test or validation set is an error (set Splits.Val to nil
+// for none: Best is then the last evaluation).
+//
+// A Fit that has no steps left — a second Fit with the same Config — returns
+// ErrNoSteps instead of silently training 0 steps. To train on, raise the
+// total with SetIterations (and, if wanted, SetLearningRate, SetSchedule)
+// and call Fit again: the weights, masks and optimizer state carry over.
 //
 // Hooks run by name: OnStep after every step, Every after every n-th,
 // OnEval after each evaluation. A hook's error ends Fit with it; ErrStop ends
@@ -91,12 +97,18 @@
 // exactly zero under every optimizer (Adam's moments or momentum would
 // otherwise move them).
 //
+// Gradients returns the prunable tensors with the gradient of the loss on
+// the next batches, without taking a step: what a gradient-based scorer
+// (prune.Taylor) needs.
+//
 // # Snapshots and checkpoints
 //
-// Snapshot copies the weights, the optimizer's state and the step; Restore
-// puts them back. SaveCheckpoint and LoadCheckpoint do the same through a
-// file (magic "SHRCKPT\x00", version 1, CRC-32C checksum, written
-// atomically). Because batches and learning rates depend only on the step,
+// Snapshot copies the weights, the optimizer's state, the step and the
+// masks in force; Restore puts them back, masks included, so a trainer
+// restored without SetMasks keeps pruned weights at zero. SaveCheckpoint and
+// LoadCheckpoint do the same through a file (magic "SHRCKPT\x00", version 2,
+// CRC-32C checksum, written atomically; version-1 files, without masks,
+// still load). Because batches and learning rates depend only on the step,
 // a restored trainer continues bit for bit as the original would have. The
 // readers reject truncated, corrupted and foreign files.
 //

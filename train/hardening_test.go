@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -483,5 +484,44 @@ func TestModelDocMatchesExample(t *testing.T) {
 	}
 	if len(doc) < 20 {
 		t.Errorf("Model's documentation shows %d lines of code", len(doc))
+	}
+}
+
+// TestModelSizeBound: a model too large to allocate is an error from
+// NewWeights, before any allocation.
+func TestModelSizeBound(t *testing.T) {
+	m, err := MLP([]int{64}, []int{30_000_000, 30}, 10)
+	if err == nil {
+		_, err = NewWeights(m, tensor.Float32, rand.New(rand.NewPCG(1, 1)))
+	}
+	if err == nil || !strings.Contains(err.Error(), "MaxParams") {
+		t.Fatalf("an MLP of 2.8e9 weights: %v, want an error naming MaxParams", err)
+	}
+}
+
+// TestLoadErrorsOneStyle: every Load function wraps its errors one way,
+// "pkg: kind PATH: cause", and a missing file matches os.ErrNotExist.
+func TestLoadErrorsOneStyle(t *testing.T) {
+	dir := t.TempDir()
+	foreign := filepath.Join(dir, "foreign")
+	if err := os.WriteFile(foreign, []byte("\x01\x02 certainly not a file of shears"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(dir, "missing")
+	loads := map[string]func(string) error{
+		"train: weights file": func(p string) error { _, err := LoadWeights(p); return err },
+		"train: checkpoint":   func(p string) error { _, err := LoadSnapshot(p); return err },
+		"prune: mask file":    func(p string) error { _, err := prune.LoadMasks(p); return err },
+		"train: IDX file":     func(p string) error { _, err := ReadIDXFile(p); return err },
+	}
+	for prefix, load := range loads {
+		err := load(foreign)
+		if err == nil || !strings.HasPrefix(err.Error(), prefix+" "+foreign+": ") || strings.Count(err.Error(), foreign) != 1 {
+			t.Errorf("%s of a foreign file: %v, want %q once at the start", prefix, err, prefix+" "+foreign+": ")
+		}
+		err = load(missing)
+		if !errors.Is(err, os.ErrNotExist) || !strings.HasPrefix(fmt.Sprint(err), prefix+" "+missing+": open: ") {
+			t.Errorf("%s of a missing file: %v", prefix, err)
+		}
 	}
 }

@@ -80,6 +80,10 @@ type ParamSpec struct {
 	Init Initializer
 }
 
+// MaxParams bounds the number of weights of a model (all its params
+// together), checked before anything is allocated: 2^30, 4 GiB of float32.
+const MaxParams = 1 << 30
+
 // maxElems bounds the number of elements of a tensor or an example.
 const maxElems = math.MaxInt32
 
@@ -113,6 +117,7 @@ func checkSpecs(m Model) ([]ParamSpec, error) {
 		return nil, fmt.Errorf("train: model %q has no params", m.Name())
 	}
 	seen := make(map[string]bool, len(specs))
+	total := 0
 	for _, s := range specs {
 		if s.Name == "" {
 			return nil, fmt.Errorf("train: model %q: a param has an empty name", m.Name())
@@ -121,8 +126,12 @@ func checkSpecs(m Model) ([]ParamSpec, error) {
 			return nil, fmt.Errorf("train: model %q: param name %q appears twice", m.Name(), s.Name)
 		}
 		seen[s.Name] = true
-		if _, err := s.size(); err != nil {
+		n, err := s.size()
+		if err != nil {
 			return nil, err
+		}
+		if total += n; total > MaxParams {
+			return nil, fmt.Errorf("train: model %q has more than MaxParams (%d) weights", m.Name(), MaxParams)
 		}
 	}
 	return specs, nil

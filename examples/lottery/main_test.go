@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/shearsml/shears/lottery"
 )
 
 func TestQuickRunAndResume(t *testing.T) {
@@ -134,5 +136,38 @@ func TestQuickInstability(t *testing.T) {
 	}
 	if !strings.Contains(stdout.String(), "instability: test error barrier") || !strings.Contains(stdout.String(), "trial 0 level 1 instability-k25-b") {
 		t.Errorf("stdout:\n%s", stdout.String())
+	}
+}
+
+// TestQuickAndExplicitFlags: -quick overrides a -config description's
+// extent, an explicit flag wins over -quick, and the description Run
+// executes shows both.
+func TestQuickAndExplicitFlags(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "exp.json")
+	if err := os.WriteFile(cfg, []byte(`{"model": "mlp:8", "train": {"iterations": 5000, "eval_every": 1000}, "levels": 9, "trials": 4}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	var stdout, stderr bytes.Buffer
+	args := []string{"-quick", "-config", cfg, "-levels", "1", "-controls", "none", "-no-plot", "-out", out}
+	if code := run(context.Background(), args, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	res, err := lottery.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := res.Experiment
+	if e.Train.Iterations != 50 || e.Train.EvalEvery != 25 || e.Trials != 1 || e.Levels != 1 || e.Model != "mlp:8" {
+		t.Errorf("ran %+v: want -quick's 50 steps, eval every 25 and 1 trial, the explicit 1 level, the config's model", e)
+	}
+	// An explicit 0 in the description file is an error naming the field.
+	if err := os.WriteFile(cfg, []byte(`{"train": {"iterations": 0}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stderr.Reset()
+	if code := run(context.Background(), []string{"-config", cfg, "-out", out}, &stdout, &stderr); code == 0 || !strings.Contains(stderr.String(), "train.iterations is 0") {
+		t.Errorf("a config with iterations 0: exit %d, %s", code, stderr.String())
 	}
 }

@@ -106,6 +106,9 @@ func Read(r io.Reader, magic, what string, maxVersion uint32, limit int64) (uint
 		return 0, nil, fmt.Errorf("%s: header declares %d payload bytes, more than the %d-byte limit", what, length, limit)
 	}
 	var buf bytes.Buffer
+	// Room for what the header declares, up to 64 MiB: beyond that the
+	// buffer grows as data arrive, so a lying header costs little.
+	buf.Grow(HeaderSize + int(min(length+4, 64<<20)))
 	buf.Write(head[:])
 	want := int64(length) + 4
 	got, err := io.Copy(&buf, io.LimitReader(r, want))
