@@ -247,7 +247,8 @@ func WriteSummaryCSV(w io.Writer, summary []SummaryRow) error {
 
 // WriteFiles writes results.csv, results.json (the rows, and the summary
 // under the key "summary"; metrics.ReadRowsJSON reads it) and summary.csv
-// into r.Dir, each atomically.
+// into r.Dir, each atomically, and, with an instability analysis,
+// instability.csv and instability_summary.csv.
 func (r *Results) WriteFiles() error {
 	if len(r.Rows) == 0 {
 		return errors.New("lottery: no results to write")
@@ -277,10 +278,11 @@ func (r *Results) WriteFiles() error {
 	if err := WriteSummaryCSV(&sumBuf, sum); err != nil {
 		return err
 	}
-	files := []struct {
+	type file struct {
 		name string
 		data []byte
-	}{{resultsCSV, csvBuf.Bytes()}, {resultsJSON, append(js, '\n')}, {summaryCSV, sumBuf.Bytes()}}
+	}
+	files := []file{{resultsCSV, csvBuf.Bytes()}, {resultsJSON, append(js, '\n')}, {summaryCSV, sumBuf.Bytes()}}
 	if len(r.Instability) > 0 {
 		var ib, sb bytes.Buffer
 		if err := WriteInstabilityCSV(&ib, r.Instability); err != nil {
@@ -289,13 +291,7 @@ func (r *Results) WriteFiles() error {
 		if err := WriteInstabilitySummaryCSV(&sb, r.InstabilitySummary()); err != nil {
 			return err
 		}
-		files = append(files, struct {
-			name string
-			data []byte
-		}{instabilityCSV, ib.Bytes()}, struct {
-			name string
-			data []byte
-		}{instabilitySum, sb.Bytes()})
+		files = append(files, file{instabilityCSV, ib.Bytes()}, file{instabilitySum, sb.Bytes()})
 	}
 	for _, f := range files {
 		path := filepath.Join(r.Dir, f.name)

@@ -141,10 +141,8 @@ func newRunner(dir string, exp Experiment, opts Options) (*runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &runner{exp: e, shard: opts.Shard, log: opts.Log, dtype: tensor.Float32}
-	if e.Dtype == "float64" {
-		r.dtype = tensor.Float64
-	}
+	dt, _ := dtypes.get(e.Dtype) // validated
+	r := &runner{exp: e, shard: opts.Shard, log: opts.Log, dtype: dt}
 	if opts.Data.Train != nil {
 		if err := opts.Data.Validate(); err != nil {
 			return nil, fmt.Errorf("lottery: Options.Data: %w", err)
@@ -432,15 +430,8 @@ func (r *runner) config(k Key, finetune bool) train.Config {
 	if finetune {
 		lr = r.exp.Rewind.FinetuneLR
 	}
-	var opt train.Optimizer
-	switch t.Optimizer {
-	case "sgd":
-		opt = train.SGD{LR: lr}
-	case "momentum":
-		opt = train.Momentum{LR: lr, Momentum: t.Momentum}
-	default:
-		opt = train.Adam{LR: lr}
-	}
+	build, _ := optimizers.get(t.Optimizer) // validated
+	opt := build(lr, t.Momentum)
 	var sched train.LRSchedule = train.Constant{}
 	if !finetune {
 		if t.LRDropEvery > 0 {
