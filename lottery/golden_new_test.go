@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"flag"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -103,4 +104,44 @@ func TestNewFieldsAtDefaultKeepHashes(t *testing.T) {
 	if a.Hash() != b.Hash() {
 		t.Error("synflow with its default rounds and strategy written out changes the hash")
 	}
+}
+
+// FuzzSet: Set never panics on any setting and text, and a description it
+// accepts that validates reads back through Get unchanged.
+func FuzzSet(f *testing.F) {
+	for i, s := range settings {
+		f.Add(i, "0")
+		f.Add(i, "0.5,0.9")
+		f.Add(i, "snip")
+		f.Add(i, s.key)
+	}
+	f.Add(0, "mlp:3,x")
+	f.Add(1, "")
+	f.Fuzz(func(t *testing.T, i int, text string) {
+		if i < 0 {
+			i = -i
+		}
+		key := settings[i%len(settings)].key
+		var e Experiment
+		if err := e.Set(key, text); err != nil {
+			if !strings.HasPrefix(err.Error(), "lottery: ") {
+				t.Fatalf("Set(%q, %q): error without the package prefix: %v", key, text, err)
+			}
+			return
+		}
+		if e.Validate() != nil {
+			return
+		}
+		back, err := e.Get(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var e2 Experiment
+		if err := e2.Set(key, back); err != nil {
+			t.Fatalf("Set(%q, %q) after Get: %v", key, back, err)
+		}
+		if e.Hash() != e2.Hash() {
+			t.Fatalf("%s: %q read back as %q changes the hash", key, text, back)
+		}
+	})
 }
