@@ -38,6 +38,26 @@
 // 0) and ArmRandom (a random mask with the ticket's per-layer sparsity, from
 // the ticket's rewind point). Controls do not feed the next level.
 //
+// Methods at initialisation (Pruning.Method: MethodSNIP, MethodGraSP,
+// MethodSynFlow, MethodMagnitude, MethodRandom) prune the trial's initial
+// weights once, ranking all prunable weights together, to the sparsity of
+// each level (Pruning.Sparsity), and train the result from initialisation
+// like a ticket. Their scores are prune scorers (prune.SNIP, prune.GraSP,
+// prune.SynFlow) fed by train.Trainer.Gradients, Trainer.HessianGradient
+// and train.SynFlowParams.
+//
+// The ablations of Frankle et al. (2021) run as arms beside the controls:
+// ArmShuffle (the ticket's mask shuffled within each layer) and ArmInvert
+// (the same per-layer counts, kept by the inverted scores). Experiment.Instability
+// runs the instability analysis of Frankle et al. (2020) at every level from
+// each rewind point k (see Path). Training.Dropout adds seeded dropout to the
+// built-in models.
+//
+// Every setting is registered once (Settings): its key, the example's flag,
+// its default, its validation and, for the named choices, what each builds;
+// WithDefaults, Validate, the hash's canonical form and the flags derive
+// from that table.
+//
 // Trials (seeds) run concurrently, at most Workers trainings at a time.
 // Every random choice comes from a stream derived from (Seed, trial, level,
 // arm) alone, so the order the workers run in never changes a number.
@@ -54,6 +74,7 @@
 //	DIR/HASH/trial-T/level-L/ARM/masks.shm       the masks of that training
 //	DIR/HASH/trial-T/level-L/ARM/weights.shw     its trained weights
 //	DIR/HASH/trial-T/level-L/ARM/result.json     its result, written last
+//	DIR/instability.csv, instability_summary.csv the instability paths and barriers
 //
 // Every file is written atomically (temporary file, sync, rename). Masks
 // and weights are checksummed binary files (prune's and train's formats);
@@ -72,7 +93,8 @@
 // results.csv has the columns trial, level, arm, remaining (the fraction of
 // prunable weights kept), test_accuracy, test_loss (at the end of
 // training), early_stop_iteration and early_stop_test_accuracy (at the
-// evaluation of least validation loss) and train_seconds; results.json holds
+// evaluation of least validation loss), train_seconds and strategy (the
+// pruning method); results.json holds
 // the same rows and the summary. The metrics package reads and plots them.
 //
 // # Shards

@@ -8,13 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
-
-	"github.com/shearsml/shears/train"
 )
 
 // Arms of an experiment: the ticket and its two controls.
@@ -28,7 +25,22 @@ const (
 	// ArmRandom is the control with a random mask of the ticket's per-layer
 	// sparsity and the ticket's starting weights ("random pruning").
 	ArmRandom = "random"
+	// ArmShuffle is the ablation of Frankle et al. (2021, "Pruning neural
+	// networks at initialization: why are we missing the mark?"): the
+	// ticket's mask shuffled within each layer (the same count kept per
+	// layer, at random places), with the ticket's starting weights. It is
+	// distributed as ArmRandom is, from a stream of its own.
+	ArmShuffle = "shuffle"
+	// ArmInvert is their inversion ablation: within each layer, the same
+	// number of weights kept as the ticket keeps, but those the strategy's
+	// scores rank lowest (the scores inverted), with the ticket's starting
+	// weights.
+	ArmInvert = "invert"
 )
+
+// Arms lists the control arms an Experiment's Controls may name, in their
+// canonical order.
+var Arms = arms.names()
 
 // Rewinding modes, the values of Rewind.To.
 const (
@@ -142,6 +154,19 @@ type Experiment struct {
 	// Controls lists the control arms to run at every level from 1 on:
 	// "reinit" and/or "random". Empty runs the ticket alone.
 	Controls []string `json:"controls,omitempty"`
+	// Instability lists the rewind points k of the instability analysis
+	// (Frankle et al. 2020, "Linear mode connectivity and the lottery
+	// ticket hypothesis"), each in [0, Train.Iterations): at every level,
+	// the ticket's mask (all weights at level 0) with the weights of the
+	// dense training after k steps is trained twice from step k, on two
+	// data orders, and the linear path between the two results is
+	// evaluated on the test set at InstabilityPoints points (see
+	// Results.Instability). Empty runs none. Like Levels it is an extent,
+	// outside the hash.
+	Instability []int `json:"instability,omitempty"`
+	// InstabilityPoints is the number of evenly spaced points of the path,
+	// its ends included. 0 means 30.
+	InstabilityPoints int `json:"instability_points,omitempty"`
 	// Workers bounds how many trainings run at once. 0 means one per CPU
 	// (GOMAXPROCS), at most the number of trainings that can run at once.
 	// It never changes the numbers.
@@ -188,6 +213,12 @@ type Training struct {
 	// LRGamma is the factor of each drop. 0 means 0.1; it must stay 0
 	// unless LRDropEvery is set.
 	LRGamma float64 `json:"lr_gamma,omitempty"`
+	// Dropout is the probability of dropping each unit of a hidden fully
+	// connected layer at each training step (train.WithDropout; seeded,
+	// inverted, training only), in [0, 1). 0 (the default) means none. It
+	// applies to the built-in models; a user's model calls train.Dropout
+	// itself.
+	Dropout float64 `json:"dropout,omitempty"`
 	// EvalEvery is the number of steps between evaluations on the
 	// validation and test sets (and at the end). 0 means 100.
 	EvalEvery int `json:"eval_every,omitempty"`
@@ -212,6 +243,27 @@ type Pruning struct {
 	// Params names the tensors that are pruned. Empty means those the model
 	// marks prunable (its weights, not its biases).
 	Params []string `json:"params,omitempty"`
+	// Method is the pruning method: "imp" (the default: iterative
+	// magnitude pruning, level after level at Rate, per Strategy and
+	// Scorer) or one that prunes once at initialisation, before training:
+	// "snip", "grasp", "synflow", "magnitude" or "random" (see
+	// MethodSNIP and the others). A method at initialisation ranks all
+	// prunable weights together (Strategy "global", its default there),
+	// prunes level l to Sparsity[l-1] from the trial's initial weights, and
+	// trains the result from those weights; Rate, OutputRate, Rates and
+	// Scorer stay unset and Rewind at init. The example's -strategy flag
+	// sets it.
+	Method string `json:"method,omitempty"`
+	// Sparsity lists the target sparsities (fractions of the prunable
+	// weights removed, each in [0, 1)) of a method at initialisation, one
+	// per level from 1: levels 1 to len(Sparsity) are run (Levels 0 means
+	// all of them). It must stay empty with "imp".
+	Sparsity []float64 `json:"sparsity,omitempty"`
+	// Rounds is the number of pruning rounds of "synflow", on the
+	// exponential schedule of Tanaka et al. (2020): round r of R keeps
+	// (1−s)^(r/R) of the weights. 0 means 100, their default; it must stay
+	// 0 for the other methods.
+	Rounds int `json:"rounds,omitempty"`
 	// Scorer ranks the weights: "l1" (magnitude, the default), "l2" (the
 	// same ranking for single weights), "random" (seeded per trial and
 	// level: random pruning as a strategy), or "taylor" (|w·g|, first-order
@@ -239,67 +291,18 @@ type Rewind struct {
 // description Run executes. Lists are copied. It does not validate.
 func (e Experiment) WithDefaults() Experiment {
 	e = e.clone()
-	if e.Model == "" {
-		e.Model = DefaultModel
-	}
-	if e.Dtype == "" {
-		e.Dtype = "float32"
-	}
-	if e.Data.Source == "" {
-		e.Data.Source = DefaultSource
-	}
-	if e.Data.Val == 0 && !isCustom(e.Data.Source) {
-		if e.Data.Source == DefaultSource {
-			e.Data.Val = DefaultDigitsVal
-		} else {
-			e.Data.Val = DefaultFolderVal
+	for _, st := range settings {
+		if st.def == nil {
+			continue
+		}
+		if p := st.ptr(&e); isZeroValue(p) {
+			if v := st.def(&e); v != nil {
+				setValue(p, v)
+			}
 		}
 	}
-	t := &e.Train
-	if t.Iterations == 0 {
-		t.Iterations = DefaultIterations
-	}
-	if t.Batch == 0 {
-		t.Batch = DefaultBatch
-	}
-	if t.Optimizer == "" {
-		t.Optimizer = DefaultOptimizer
-	}
-	if t.LR == 0 {
-		t.LR = defaultLR(t.Optimizer)
-	}
-	if t.Momentum == 0 && t.Optimizer == "momentum" {
-		t.Momentum = DefaultMomentum
-	}
-	if t.LRGamma == 0 && t.LRDropEvery != 0 {
-		t.LRGamma = DefaultLRGamma
-	}
-	if t.EvalEvery == 0 {
-		t.EvalEvery = DefaultEvalEvery
-	}
-	p := &e.Prune
-	if p.Strategy == "" {
-		p.Strategy = "layerwise"
-	}
-	if p.Rate == 0 {
-		p.Rate = DefaultRate
-	}
-	if p.OutputRate == 0 && p.Strategy == "layerwise" {
-		p.OutputRate = DefaultOutputRate
-	}
-	if p.Scorer == "" {
-		p.Scorer = "l1"
-	}
-	if e.Rewind.To == "" {
-		e.Rewind.To = RewindInit
-	}
-	if e.Rewind.FinetuneLR == 0 && e.Rewind.To == RewindFinetune {
-		e.Rewind.FinetuneLR = t.LR / 10
-	}
-	if e.Trials == 0 {
-		e.Trials = 1
-	}
 	e.Controls = normControls(e.Controls)
+	slices.Sort(e.Instability)
 	return e
 }
 
@@ -314,13 +317,13 @@ func defaultLR(optimizer string) float64 {
 // order (reinit, random); unknown names stay, for Validate to report.
 func normControls(cs []string) []string {
 	var out []string
-	for _, want := range []string{ArmReinit, ArmRandom} {
+	for _, want := range arms.names() {
 		if slices.Contains(cs, want) {
 			out = append(out, want)
 		}
 	}
 	for _, c := range cs {
-		if c != ArmReinit && c != ArmRandom && !slices.Contains(out, c) {
+		if arms.check(c) != nil && !slices.Contains(out, c) {
 			out = append(out, c)
 		}
 	}
@@ -330,6 +333,8 @@ func normControls(cs []string) []string {
 func (e Experiment) clone() Experiment {
 	e.Controls = slices.Clone(e.Controls)
 	e.Prune.Params = slices.Clone(e.Prune.Params)
+	e.Prune.Sparsity = slices.Clone(e.Prune.Sparsity)
+	e.Instability = slices.Clone(e.Instability)
 	if e.Prune.Rates != nil {
 		r := make(map[string]float64, len(e.Prune.Rates))
 		for k, v := range e.Prune.Rates {
@@ -347,125 +352,11 @@ func (e Experiment) clone() Experiment {
 // the data (Rewind.Iteration against the data) happen in Run.
 func (e Experiment) Validate() error {
 	d := e.WithDefaults()
-	if err := checkModelName(d.Model); err != nil {
-		return err
-	}
-	if d.Graph != "" && !isCustom(d.Model) {
-		return fmt.Errorf("lottery: graph is set but model %q is built in (graph fingerprints a user's model)", d.Model)
-	}
-	switch d.Init {
-	case "", "glorot_normal", "glorot_uniform", "kaiming_normal":
-	default:
-		return fmt.Errorf("lottery: init %q is not glorot_normal, glorot_uniform or kaiming_normal", d.Init)
-	}
-	if d.Dtype != "float32" && d.Dtype != "float64" {
-		return fmt.Errorf("lottery: dtype %q is not float32 or float64", d.Dtype)
-	}
-	if d.Data.Val < -1 {
-		return fmt.Errorf("lottery: data.val %d: want a count of examples, or -1 for none", d.Data.Val)
-	}
-	t := d.Train
-	if t.Iterations < 0 {
-		return fmt.Errorf("lottery: train.iterations %d is negative", t.Iterations)
-	}
-	if t.Batch < 0 || t.Batch > train.MaxBatch {
-		return fmt.Errorf("lottery: train.batch %d is not in [1, %d]", t.Batch, train.MaxBatch)
-	}
-	switch t.Optimizer {
-	case "adam", "sgd", "momentum":
-	default:
-		return fmt.Errorf("lottery: train.optimizer %q is not adam, sgd or momentum", t.Optimizer)
-	}
-	if !(t.LR > 0) || math.IsInf(t.LR, 0) {
-		return fmt.Errorf("lottery: train.lr %v is not a positive number", t.LR)
-	}
-	if t.Optimizer == "momentum" {
-		if !(t.Momentum > 0 && t.Momentum < 1) {
-			return fmt.Errorf("lottery: train.momentum %v is not in (0, 1)", t.Momentum)
-		}
-	} else if t.Momentum != 0 {
-		return fmt.Errorf("lottery: train.momentum is set but optimizer %q has no momentum", t.Optimizer)
-	}
-	if t.Warmup < 0 || t.LRDropEvery < 0 || t.EvalEvery < 0 {
-		return fmt.Errorf("lottery: train.warmup, train.lr_drop_every and train.eval_every must not be negative")
-	}
-	if t.LRDropEvery == 0 && t.LRGamma != 0 {
-		return fmt.Errorf("lottery: train.lr_gamma is set but train.lr_drop_every is 0 (the rate never drops)")
-	}
-	if t.LRDropEvery != 0 && !(t.LRGamma > 0 && t.LRGamma <= 1) {
-		return fmt.Errorf("lottery: train.lr_gamma %v is not in (0, 1]", t.LRGamma)
-	}
-	p := d.Prune
-	if !validRate(p.Rate) || p.Rate == 0 {
-		return fmt.Errorf("lottery: prune.rate %v is not in (0, 1)", p.Rate)
-	}
-	switch p.Strategy {
-	case "layerwise":
-		if !validRate(p.OutputRate) {
-			return fmt.Errorf("lottery: prune.output_rate %v is not in [0, 1)", p.OutputRate)
-		}
-		for name, r := range p.Rates {
-			if !validRate(r) {
-				return fmt.Errorf("lottery: prune.rates[%q] %v is not in [0, 1)", name, r)
+	for _, st := range settings {
+		if st.check != nil {
+			if err := st.check(&d); err != nil {
+				return err
 			}
-		}
-	case "global":
-		if p.OutputRate != 0 {
-			return fmt.Errorf("lottery: prune.output_rate is set but the global strategy has one rate (use layerwise)")
-		}
-		if len(p.Rates) != 0 {
-			return fmt.Errorf("lottery: prune.rates is set but the global strategy has one rate (use layerwise)")
-		}
-	default:
-		return fmt.Errorf("lottery: prune.strategy %q is not layerwise or global", p.Strategy)
-	}
-	seen := map[string]bool{}
-	for _, n := range p.Params {
-		if n == "" || seen[n] {
-			return fmt.Errorf("lottery: prune.params: name %q is empty or listed twice", n)
-		}
-		seen[n] = true
-	}
-	switch p.Scorer {
-	case "l1", "l2", "random", "taylor":
-	default:
-		return fmt.Errorf("lottery: prune.scorer %q is not l1, l2, random or taylor", p.Scorer)
-	}
-	r := d.Rewind
-	switch r.To {
-	case RewindInit, RewindLR, RewindFinetune:
-		if r.Iteration != 0 {
-			return fmt.Errorf("lottery: rewind.iteration is set but rewind.to is %q (use %q)", r.To, RewindIteration)
-		}
-	case RewindIteration:
-		if r.Iteration < 1 || r.Iteration >= t.Iterations {
-			return fmt.Errorf("lottery: rewind.iteration %d is not in [1, %d) (train.iterations)", r.Iteration, t.Iterations)
-		}
-	default:
-		return fmt.Errorf("lottery: rewind.to %q is not init, iteration, lr or finetune", r.To)
-	}
-	if r.To == RewindFinetune {
-		if !(r.FinetuneLR > 0) || math.IsInf(r.FinetuneLR, 0) {
-			return fmt.Errorf("lottery: rewind.finetune_lr %v is not a positive number", r.FinetuneLR)
-		}
-	} else if r.FinetuneLR != 0 {
-		return fmt.Errorf("lottery: rewind.finetune_lr is set but rewind.to is %q", r.To)
-	}
-	if d.Levels < 0 || d.Levels > MaxLevels {
-		return fmt.Errorf("lottery: levels %d is not in [0, %d]", d.Levels, MaxLevels)
-	}
-	if d.Trials < 0 || d.Trials > MaxTrials {
-		return fmt.Errorf("lottery: trials %d is not in [1, %d]", d.Trials, MaxTrials)
-	}
-	if n := d.Trials * (d.Levels + 1) * (1 + len(d.Controls)); n > MaxTrainings {
-		return fmt.Errorf("lottery: %d trials × %d levels × %d arms are %d trainings, more than %d", d.Trials, d.Levels+1, 1+len(d.Controls), n, MaxTrainings)
-	}
-	if d.Workers < 0 {
-		return fmt.Errorf("lottery: workers %d is negative", d.Workers)
-	}
-	for _, c := range d.Controls {
-		if c != ArmReinit && c != ArmRandom {
-			return fmt.Errorf("lottery: control %q is not reinit or random", c)
 		}
 	}
 	return nil
@@ -491,75 +382,28 @@ type identity struct {
 // canonical returns the identity of e with defaults stripped.
 func (e Experiment) canonical() identity {
 	d := e.WithDefaults()
-	z := Experiment{}.WithDefaults() // the defaults of the context-free fields
-	id := identity{Init: d.Init, Seed: d.Seed, Graph: d.Graph}
-	if d.Model != z.Model {
-		id.Model = d.Model
+	id := d.clone()
+	for _, st := range settings {
+		if !st.identity || st.def == nil {
+			continue
+		}
+		if v := st.def(&d); v != nil && equalValue(st.ptr(&d), v) {
+			clearValue(st.ptr(&id))
+		}
 	}
-	if d.Dtype != z.Dtype {
-		id.Dtype = d.Dtype
-	}
-	id.Data = d.Data
-	if id.Data.Source == DefaultSource {
-		id.Data.Source = ""
-	}
-	if d.Data.Val == (Experiment{Data: Data{Source: d.Data.Source}}).WithDefaults().Data.Val {
-		id.Data.Val = 0
-	}
-	t := d.Train
-	if t.Iterations == DefaultIterations {
-		t.Iterations = 0
-	}
-	if t.Batch == DefaultBatch {
-		t.Batch = 0
-	}
-	if t.LR == defaultLR(t.Optimizer) {
-		t.LR = 0
-	}
-	if t.Optimizer == "momentum" && t.Momentum == DefaultMomentum {
-		t.Momentum = 0
-	}
-	if t.Optimizer == DefaultOptimizer {
-		t.Optimizer = ""
-	}
-	if t.LRDropEvery != 0 && t.LRGamma == DefaultLRGamma {
-		t.LRGamma = 0
-	}
-	if t.EvalEvery == DefaultEvalEvery {
-		t.EvalEvery = 0
-	}
-	id.Train = t
-	p := d.Prune
-	if p.Strategy == "layerwise" && p.OutputRate == DefaultOutputRate {
-		p.OutputRate = 0
-	}
-	if p.Strategy == "layerwise" {
-		p.Strategy = ""
-	}
-	if p.Rate == DefaultRate {
-		p.Rate = 0
-	}
-	if p.Scorer == "l1" {
-		p.Scorer = ""
-	}
+	p := &id.Prune
 	if len(p.Rates) == 0 {
 		p.Rates = nil
 	}
-	p.Params = slices.Clone(p.Params)
-	slices.Sort(p.Params)
+	slices.Sort(p.Params) // a set: its order does not matter
 	if len(p.Params) == 0 {
 		p.Params = nil
 	}
-	id.Prune = p
-	r := d.Rewind
-	if r.To == RewindFinetune && r.FinetuneLR == d.Train.LR/10 {
-		r.FinetuneLR = 0
+	if len(p.Sparsity) == 0 { // a list: its order is the levels'
+		p.Sparsity = nil
 	}
-	if r.To == RewindInit {
-		r.To = ""
-	}
-	id.Rewind = r
-	return id
+	return identity{Model: id.Model, Init: id.Init, Dtype: id.Dtype, Data: id.Data, Train: id.Train,
+		Prune: id.Prune, Rewind: id.Rewind, Seed: id.Seed, Graph: id.Graph}
 }
 
 // Hash returns the identity of e: the first 16 hex digits of the SHA-256 of
@@ -632,30 +476,13 @@ func decodeExperiment(data []byte) (Experiment, error) {
 	return e, nil
 }
 
-// zeroMeansDefault lists the fields of a description whose zero value
-// stands for a default other than 0. In Go, a field left zero takes the
-// default; in a JSON description, a field left out takes it, and a field
-// written with the value 0 is validated as the 0 it says, which none of
-// these accept. (Descriptions with explicit zeros were accepted before and
-// silently ran the default; they now get an error, and rewriting them
-// without the field keeps their hash.)
-var zeroMeansDefault = []struct{ section, key, hint string }{
-	{"", "trials", "at least 1 trial"},
-	{"data", "val", "a positive count of examples, or -1 for no validation set"},
-	{"train", "iterations", "a positive number of steps"},
-	{"train", "batch", "a positive batch size"},
-	{"train", "lr", "a positive learning rate"},
-	{"train", "momentum", "a momentum in (0, 1)"},
-	{"train", "lr_gamma", "a factor in (0, 1]"},
-	{"train", "eval_every", "a positive number of steps"},
-	{"prune", "rate", "a rate in (0, 1)"},
-	{"prune", "output_rate", "a rate in (0, 1); prune.rates with the output layer's name at 0 leaves it unpruned"},
-	{"rewind", "finetune_lr", "a positive learning rate"},
-}
-
-// checkExplicitZeros reports a field of zeroMeansDefault that data gives
-// explicitly as 0 (momentum only with the momentum optimizer, for which
-// it has a default).
+// checkExplicitZeros reports a setting (see settings) that data gives
+// explicitly as 0 where 0 stands for a default other than 0. In Go, a field
+// left zero takes the default; in a JSON description, a field left out
+// takes it, and a field written with the value 0 is validated as the 0 it
+// says, which none of these accept. (Descriptions with explicit zeros were
+// accepted before and silently ran the default; they now get an error, and
+// rewriting them without the field keeps their hash.)
 func checkExplicitZeros(data []byte, e Experiment) error {
 	var top map[string]json.RawMessage
 	if json.Unmarshal(data, &top) != nil {
@@ -668,8 +495,15 @@ func checkExplicitZeros(data []byte, e Experiment) error {
 			sections[s] = m
 		}
 	}
-	for _, z := range zeroMeansDefault {
-		raw, ok := sections[z.section][z.key]
+	for _, st := range settings {
+		if st.zero == "" {
+			continue
+		}
+		section, key, ok := strings.Cut(st.key, ".")
+		if !ok {
+			section, key = "", st.key
+		}
+		raw, ok := sections[section][key]
 		if !ok {
 			continue
 		}
@@ -677,14 +511,10 @@ func checkExplicitZeros(data []byte, e Experiment) error {
 		if json.Unmarshal(raw, &v) != nil || v != 0 {
 			continue
 		}
-		if z.key == "momentum" && e.Train.Optimizer != "momentum" {
+		if st.zeroOK != nil && st.zeroOK(&e) {
 			continue
 		}
-		name := z.key
-		if z.section != "" {
-			name = z.section + "." + z.key
-		}
-		return fmt.Errorf("lottery: experiment description: %s is 0: want %s, or leave %s out for its default", name, z.hint, name)
+		return fmt.Errorf("lottery: experiment description: %s is 0: want %s, or leave %s out for its default", st.key, st.zero, st.key)
 	}
 	return nil
 }
@@ -722,8 +552,8 @@ func ParseRewind(s string) (Rewind, error) {
 	return Rewind{To: RewindIteration, Iteration: k}, nil
 }
 
-// ParseControls parses a comma-separated list of control arms ("reinit",
-// "random"; "none" or "" for none).
+// ParseControls parses a comma-separated list of control arms (Arms;
+// "none" or "" for none).
 func ParseControls(s string) ([]string, error) {
 	if s == "" || s == "none" {
 		return nil, nil
@@ -731,8 +561,8 @@ func ParseControls(s string) ([]string, error) {
 	var out []string
 	for _, c := range strings.Split(s, ",") {
 		c = strings.TrimSpace(c)
-		if c != ArmReinit && c != ArmRandom {
-			return nil, fmt.Errorf("lottery: control %q is not reinit or random", c)
+		if arms.check(c) != nil {
+			return nil, fmt.Errorf("lottery: control %q is not %s", c, orList(arms.names()))
 		}
 		out = append(out, c)
 	}

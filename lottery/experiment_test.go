@@ -194,7 +194,21 @@ func TestValidate(t *testing.T) {
 		{Experiment{Trials: MaxTrials, Levels: MaxLevels}, "trainings, more than"},
 		{Experiment{Train: Training{Batch: 1 << 40}}, "train.batch"},
 		{Experiment{Workers: -1}, "workers"},
-		{Experiment{Controls: []string{"shuffle"}}, "control"},
+		{Experiment{Controls: []string{"scramble"}}, "control"},
+		{Experiment{Train: Training{Dropout: 1}}, "train.dropout 1 is not in [0, 1)"},
+		{Experiment{Train: Training{Dropout: -0.5}}, "train.dropout -0.5"},
+		{Experiment{Prune: Pruning{Method: "obd"}}, "prune.method \"obd\" is not imp, snip"},
+		{Experiment{Prune: Pruning{Method: MethodSNIP}}, "needs prune.sparsity"},
+		{Experiment{Prune: Pruning{Method: MethodSNIP, Sparsity: []float64{0.5, 1}}}, "prune.sparsity[1] 1 is not in [0, 1)"},
+		{Experiment{Prune: Pruning{Method: MethodGraSP, Sparsity: []float64{-0.1}}}, "prune.sparsity[0] -0.1"},
+		{Experiment{Prune: Pruning{Sparsity: []float64{0.5}}}, "prune.sparsity is set but prune.method is \"imp\""},
+		{Experiment{Prune: Pruning{Method: MethodSNIP, Sparsity: []float64{0.5}, Rate: 0.3}}, "prune.rate is set"},
+		{Experiment{Prune: Pruning{Method: MethodSNIP, Sparsity: []float64{0.5}, Scorer: "l2"}}, "prune.scorer is set"},
+		{Experiment{Prune: Pruning{Method: MethodSNIP, Sparsity: []float64{0.5}, Strategy: "layerwise"}}, "prune.strategy"},
+		{Experiment{Prune: Pruning{Method: MethodSNIP, Sparsity: []float64{0.5}}, Rewind: Rewind{To: RewindLR}}, "trains from initialisation"},
+		{Experiment{Prune: Pruning{Method: MethodSNIP, Sparsity: []float64{0.5}, Rounds: 10}}, "prune.rounds is set"},
+		{Experiment{Prune: Pruning{Method: MethodSynFlow, Sparsity: []float64{0.5}, Rounds: -1}}, "prune.rounds -1"},
+		{Experiment{Prune: Pruning{Method: MethodRandom, Sparsity: []float64{0.5, 0.9}}, Levels: 3}, "levels 3 is more than the 2"},
 	} {
 		err := tc.e.Validate()
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "lottery: ") {
@@ -231,8 +245,8 @@ func TestParseFlags(t *testing.T) {
 			t.Errorf("ParseControls(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
-	if _, err := ParseControls("reinit,shuffle"); err == nil {
-		t.Error("ParseControls(reinit,shuffle): no error")
+	if _, err := ParseControls("reinit,scramble"); err == nil {
+		t.Error("ParseControls(reinit,scramble): no error")
 	}
 	for in, want := range map[string]Shard{"": {}, "0/1": {0, 1}, "2/4": {2, 4}, " 1 / 3": {1, 3}} {
 		got, err := ParseShard(in)

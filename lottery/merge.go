@@ -96,7 +96,7 @@ func sameDir(a, b string) (bool, error) {
 
 var (
 	trialFileRE = regexp.MustCompile(`^trial-(0|[1-9][0-9]*)/(init\.shw|rewind-[1-9][0-9]*\.shw)$`)
-	levelFileRE = regexp.MustCompile(`^trial-(0|[1-9][0-9]*)/level-(0|[1-9][0-9]*)/(ticket|reinit|random)/(result\.json|masks\.shm|weights\.shw)$`)
+	levelFileRE = regexp.MustCompile(`^trial-(0|[1-9][0-9]*)/level-(0|[1-9][0-9]*)/(ticket|` + strings.Join(arms.names(), "|") + `|instability-k(?:0|[1-9][0-9]*)-[ab])/(result\.json|masks\.shm|weights\.shw)$`)
 )
 
 // mergeFrom copies the files of src's hash folder into s, masks and weights

@@ -11,7 +11,7 @@ import (
 
 // Models lists the built-in model names an Experiment accepts (besides
 // "mlp:" followed by hidden sizes).
-var Models = []string{"lenet300100", "lenet5", "conv2", "conv4", "conv6", "mlp:300,100"}
+var Models = append(builtinModels.names(), "mlp:300,100")
 
 // customPrefix marks the label of a user's own model or data.
 const customPrefix = "custom"
@@ -36,8 +36,7 @@ type modelSpec struct {
 }
 
 func parseModelName(name string) (modelSpec, error) {
-	switch name {
-	case "lenet300100", "lenet5", "conv2", "conv4", "conv6":
+	if _, ok := builtinModels.get(name); ok {
 		return modelSpec{kind: name}, nil
 	}
 	if rest, ok := strings.CutPrefix(name, "mlp:"); ok {
@@ -53,7 +52,7 @@ func parseModelName(name string) (modelSpec, error) {
 		}
 		return modelSpec{kind: "mlp", hidden: hidden}, nil
 	}
-	return modelSpec{}, fmt.Errorf("lottery: unknown model %q (want lenet300100, lenet5, conv2, conv4, conv6, mlp:300,100 or a custom model in Options.Model)", name)
+	return modelSpec{}, fmt.Errorf("lottery: unknown model %q (want %s, or a custom model in Options.Model)", name, strings.Join(Models, ", "))
 }
 
 // NewModel builds the built-in model a description names, for examples of
@@ -64,19 +63,11 @@ func NewModel(name string, input []int, classes int) (train.Model, error) {
 		return nil, err
 	}
 	var m train.Model
-	switch s.kind {
-	case "lenet300100":
-		m, err = train.LeNet300100(input, classes)
-	case "lenet5":
-		m, err = train.LeNet5(input, classes)
-	case "conv2":
-		m, err = train.Conv2(input, classes)
-	case "conv4":
-		m, err = train.Conv4(input, classes)
-	case "conv6":
-		m, err = train.Conv6(input, classes)
-	case "mlp":
+	if s.kind == "mlp" {
 		m, err = train.MLP(input, s.hidden, classes)
+	} else {
+		build, _ := builtinModels.get(s.kind)
+		m, err = build(input, classes)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("lottery: model %q: %w", name, err)
@@ -86,15 +77,8 @@ func NewModel(name string, input []int, classes int) (train.Model, error) {
 
 // initializer returns the train.Initializer an Experiment.Init names.
 func initializer(name string) train.Initializer {
-	switch name {
-	case "glorot_normal":
-		return train.GlorotNormal{}
-	case "glorot_uniform":
-		return train.GlorotUniform{}
-	case "kaiming_normal":
-		return train.KaimingNormal{}
-	}
-	return nil
+	init, _ := inits.get(name)
+	return init
 }
 
 // prunableModel is a model whose set of prunable tensors is chosen by name.
@@ -118,6 +102,12 @@ func (m prunableModel) Params() []train.ParamSpec {
 // the description uses against the model. It returns the model to train and
 // the names of its prunable tensors, in model order.
 func configureModel(m train.Model, e Experiment) (train.Model, []string, error) {
+	if e.Train.Dropout > 0 {
+		var err error
+		if m, err = train.WithDropout(m, e.Train.Dropout); err != nil {
+			return nil, nil, fmt.Errorf("lottery: train.dropout: %w", err)
+		}
+	}
 	if init := initializer(e.Init); init != nil {
 		m = train.WithInit(m, init)
 	}

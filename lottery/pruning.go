@@ -9,25 +9,11 @@ import (
 	"github.com/shearsml/shears/train"
 )
 
-// pruner returns the pruner that makes the ticket of training k (level ≥ 1)
-// from the trained weights of the level before.
-func (r *runner) pruner(k Key) prune.Pruner {
-	p := r.exp.Prune
-	var scorer prune.Scorer
-	switch p.Scorer {
-	case "random":
-		scorer = prune.Random{Rand: newRand(r.exp.Seed, purposeScorer, k.Trial, k.Level, "")}
-	case "l2":
-		scorer = prune.L2{}
-	case "taylor":
-		scorer = prune.Taylor{}
-	default:
-		scorer = prune.L1{}
-	}
-	if p.Strategy == "global" {
-		return prune.Global{Scorer: scorer, Amount: prune.Fraction(p.Rate)}
-	}
-	return prune.Layerwise{Scorer: scorer, Default: prune.Fraction(p.Rate), Amounts: layerRates(p, r.prunable)}
+// pruner returns IMP's pruner, ranking by scorer, that makes a ticket from
+// the trained weights of the level before.
+func (r *runner) pruner(scorer prune.Scorer) prune.Pruner {
+	build, _ := strategies.get(r.exp.Prune.Strategy)
+	return build(scorer, r.exp.Prune, r.prunable)
 }
 
 // layerRates returns the per-tensor amounts of layer-wise pruning: the
@@ -115,6 +101,18 @@ func checkRemaining(m train.Model, prunable []string, e Experiment) error {
 	kept := make([]int, len(prunable))
 	for i, n := range prunable {
 		kept[i] = sizes[n]
+	}
+	if !isIMP(&e) {
+		total := 0
+		for _, k := range kept {
+			total += k
+		}
+		for i, s := range e.Prune.Sparsity[:e.Levels] {
+			if keepCount(total, s) < 1 {
+				return fmt.Errorf("lottery: prune.sparsity[%d] %v would prune every one of the %d prunable weights of model %q", i, s, total, m.Name())
+			}
+		}
+		return nil
 	}
 	rates := LayerRates(e, prunable)
 	for level := 1; level <= e.Levels; level++ {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -32,9 +33,23 @@ type Results struct {
 	Rows []metrics.Row
 	// Results holds the full result of each row, in the same order.
 	Results []*Result
+	// Instability holds one row per trial, level and rewind point of the
+	// instability analysis (Experiment.Instability), ordered by trial,
+	// level and k.
+	Instability []InstabilityRow
 	// Missing lists the trainings of the sweep (within Shard) that have no
 	// result yet. Run and Merge return complete results.
 	Missing []Key
+}
+
+// InstabilityRow is the instability analysis of one trial and level from
+// one rewind point.
+type InstabilityRow struct {
+	Trial int `json:"trial"`
+	Level int `json:"level"`
+	// Remaining is the fraction of the prunable weights the level keeps.
+	Remaining float64 `json:"remaining"`
+	Path
 }
 
 // Row returns the results.csv row of r.
@@ -78,7 +93,25 @@ func collect(s store, e Experiment, sh Shard) (*Results, error) {
 			continue
 		}
 		res.Results = append(res.Results, r)
-		res.Rows = append(res.Rows, r.Row())
+		row := r.Row()
+		row.Strategy = e.Prune.Method
+		res.Rows = append(res.Rows, row)
+	}
+	for _, k := range e.instabilityKeys(sh) {
+		r, err := s.readResult(k)
+		if err != nil {
+			return nil, err
+		}
+		if r == nil {
+			res.Missing = append(res.Missing, k)
+			continue
+		}
+		if _, c, _ := parseInstabilityArm(k.Arm); c == "b" {
+			if r.Instability == nil || len(r.Instability.Points) != e.InstabilityPoints {
+				return nil, fmt.Errorf("lottery: %s: the stored instability path does not have the %d points instability_points asks for: run it into another folder", s.resultPath(k), e.InstabilityPoints)
+			}
+			res.Instability = append(res.Instability, InstabilityRow{Trial: k.Trial, Level: k.Level, Remaining: r.Remaining, Path: *r.Instability})
+		}
 	}
 	return res, nil
 }
@@ -214,7 +247,8 @@ func WriteSummaryCSV(w io.Writer, summary []SummaryRow) error {
 
 // WriteFiles writes results.csv, results.json (the rows, and the summary
 // under the key "summary"; metrics.ReadRowsJSON reads it) and summary.csv
-// into r.Dir, each atomically.
+// into r.Dir, each atomically, and, with an instability analysis,
+// instability.csv and instability_summary.csv.
 func (r *Results) WriteFiles() error {
 	if len(r.Rows) == 0 {
 		return errors.New("lottery: no results to write")
@@ -244,10 +278,22 @@ func (r *Results) WriteFiles() error {
 	if err := WriteSummaryCSV(&sumBuf, sum); err != nil {
 		return err
 	}
-	for _, f := range []struct {
+	type file struct {
 		name string
 		data []byte
-	}{{resultsCSV, csvBuf.Bytes()}, {resultsJSON, append(js, '\n')}, {summaryCSV, sumBuf.Bytes()}} {
+	}
+	files := []file{{resultsCSV, csvBuf.Bytes()}, {resultsJSON, append(js, '\n')}, {summaryCSV, sumBuf.Bytes()}}
+	if len(r.Instability) > 0 {
+		var ib, sb bytes.Buffer
+		if err := WriteInstabilityCSV(&ib, r.Instability); err != nil {
+			return err
+		}
+		if err := WriteInstabilitySummaryCSV(&sb, r.InstabilitySummary()); err != nil {
+			return err
+		}
+		files = append(files, file{instabilityCSV, ib.Bytes()}, file{instabilitySum, sb.Bytes()})
+	}
+	for _, f := range files {
 		path := filepath.Join(r.Dir, f.name)
 		if err := atomicfile.WriteFile(path, f.data, 0o644); err != nil {
 			return fmt.Errorf("lottery: writing %s: %w", path, err)
@@ -319,4 +365,112 @@ func fmtPercent(f float64) string {
 		return fmt.Sprintf("%.2f%%", p)
 	}
 	return fmt.Sprintf("%.3g%%", p)
+}
+
+// InstabilitySummaryRow is the error barrier of one level and rewind point
+// over trials.
+type InstabilitySummaryRow struct {
+	Level     int     `json:"level"`
+	Remaining float64 `json:"remaining"`
+	K         int     `json:"k"`
+	Trials    int     `json:"trials"`
+	Barrier   Stat    `json:"barrier"`
+	// LossBarrier is the barrier of the test loss.
+	LossBarrier Stat `json:"loss_barrier"`
+}
+
+// InstabilitySummary returns the barrier per level and k, ordered by level
+// and k.
+func (r *Results) InstabilitySummary() []InstabilitySummaryRow {
+	type lk struct{ level, k int }
+	groups := map[lk][]InstabilityRow{}
+	var order []lk
+	for _, row := range r.Instability {
+		g := lk{row.Level, row.K}
+		if groups[g] == nil {
+			order = append(order, g)
+		}
+		groups[g] = append(groups[g], row)
+	}
+	slices.SortFunc(order, func(a, b lk) int {
+		if a.level != b.level {
+			return cmp.Compare(a.level, b.level)
+		}
+		return cmp.Compare(a.k, b.k)
+	})
+	var out []InstabilitySummaryRow
+	for _, g := range order {
+		rows := groups[g]
+		var bs, ls []float64
+		for _, row := range rows {
+			bs, ls = append(bs, row.Barrier), append(ls, row.LossBarrier)
+		}
+		out = append(out, InstabilitySummaryRow{Level: g.level, Remaining: rows[0].Remaining, K: g.k, Trials: len(rows), Barrier: statOf(bs), LossBarrier: statOf(ls)})
+	}
+	return out
+}
+
+// statOf returns the mean, sample standard deviation (0 for one value),
+// min and max of xs.
+func statOf(xs []float64) Stat {
+	s := Stat{Min: xs[0], Max: xs[0]}
+	for _, x := range xs {
+		s.Mean += x
+		s.Min, s.Max = min(s.Min, x), max(s.Max, x)
+	}
+	s.Mean /= float64(len(xs))
+	if len(xs) > 1 {
+		for _, x := range xs {
+			s.Std += (x - s.Mean) * (x - s.Mean)
+		}
+		s.Std = math.Sqrt(s.Std / float64(len(xs)-1))
+	}
+	return s
+}
+
+// InstabilityColumns are the columns of instability.csv.
+var InstabilityColumns = []string{"trial", "level", "k", "alpha", "test_accuracy", "test_loss"}
+
+// WriteInstabilityCSV writes one record per point of every path: trial,
+// level, k, alpha, test_accuracy, test_loss.
+func WriteInstabilityCSV(w io.Writer, rows []InstabilityRow) error {
+	cw := csv.NewWriter(w)
+	cw.Write(InstabilityColumns)
+	f := func(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
+	for _, r := range rows {
+		for _, p := range r.Points {
+			cw.Write([]string{strconv.Itoa(r.Trial), strconv.Itoa(r.Level), strconv.Itoa(r.K), f(p.Alpha), f(p.TestAccuracy), f(p.TestLoss)})
+		}
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return fmt.Errorf("lottery: writing instability: %w", err)
+	}
+	return nil
+}
+
+// WriteInstabilitySummaryCSV writes level, remaining, k, trials, then mean,
+// std, min and max of the error barrier and of the loss barrier.
+func WriteInstabilitySummaryCSV(w io.Writer, sum []InstabilitySummaryRow) error {
+	cw := csv.NewWriter(w)
+	cols := []string{"level", "remaining", "k", "trials"}
+	for _, v := range []string{"barrier", "loss_barrier"} {
+		for _, s := range []string{"mean", "std", "min", "max"} {
+			cols = append(cols, v+"_"+s)
+		}
+	}
+	cw.Write(cols)
+	f := func(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
+	for _, s := range sum {
+		rec := []string{strconv.Itoa(s.Level), f(s.Remaining), strconv.Itoa(s.K), strconv.Itoa(s.Trials)}
+		for _, st := range []Stat{s.Barrier, s.LossBarrier} {
+			rec = append(rec, f(st.Mean), f(st.Std), f(st.Min), f(st.Max))
+		}
+		cw.Write(rec)
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return fmt.Errorf("lottery: writing instability summary: %w", err)
+	}
+	return nil
 }

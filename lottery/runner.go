@@ -146,10 +146,8 @@ func newRunner(dir string, exp Experiment, opts Options) (*runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &runner{exp: e, shard: opts.Shard, log: opts.Log, dtype: tensor.Float32, kernels: opts.Kernels}
-	if e.Dtype == "float64" {
-		r.dtype = tensor.Float64
-	}
+	dt, _ := dtypes.get(e.Dtype) // validated
+	r := &runner{exp: e, shard: opts.Shard, log: opts.Log, dtype: dt, kernels: opts.Kernels}
 	if opts.Data.Train != nil {
 		if err := opts.Data.Validate(); err != nil {
 			return nil, fmt.Errorf("lottery: Options.Data: %w", err)
@@ -215,7 +213,7 @@ func (r *runner) run(parent context.Context) error {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	trials := r.shard.trials(r.exp.Trials)
-	total := len(r.exp.keys(r.shard))
+	total := len(r.exp.keys(r.shard)) + len(r.exp.instabilityKeys(r.shard))
 	r.logf("lottery: experiment %s in %s: %d trial(s), levels 0-%d, arms %s, shard %s, %d worker(s), %d trainings\n",
 		r.store.hash, r.store.dir, len(trials), r.exp.Levels, strings.Join(r.exp.arms(1), ","), r.shard, r.workers, total)
 
@@ -260,6 +258,18 @@ func (r *runner) run(parent context.Context) error {
 				if err := do(Key{t, l, ArmTicket}); err != nil {
 					fail(err)
 					return
+				}
+				for _, kk := range r.exp.Instability {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						for _, c := range []string{"a", "b"} {
+							if err := do(Key{t, l, instabilityArm(kk, c)}); err != nil {
+								fail(err)
+								return
+							}
+						}
+					}()
 				}
 				for _, arm := range r.exp.arms(l)[1:] {
 					wg.Add(1)
@@ -332,7 +342,7 @@ func (r *runner) train(ctx context.Context, k Key) (*Result, error) {
 	if err := os.MkdirAll(r.store.levelDir(k), 0o755); err != nil {
 		return nil, fmt.Errorf("lottery: %w", err)
 	}
-	p, err := r.plan(k)
+	p, err := r.plan(ctx, k)
 	if err != nil {
 		return nil, err
 	}
@@ -348,7 +358,7 @@ func (r *runner) train(ctx context.Context, k Key) (*Result, error) {
 	if p.startStep > 0 {
 		tr.SetStep(p.startStep)
 	}
-	if k.Level == 0 && r.exp.Rewind.To == RewindIteration {
+	if k.Level == 0 && k.Arm == ArmTicket && r.exp.Rewind.To == RewindIteration {
 		kStep, path := r.exp.Rewind.Iteration, r.store.rewindPath(k.Trial, r.exp.Rewind.Iteration)
 		tr.OnStep("lottery-rewind-point", func(step int) error {
 			if step != kStep {
@@ -369,7 +379,7 @@ func (r *runner) train(ctx context.Context, k Key) (*Result, error) {
 	if seconds == 0 {
 		seconds = time.Since(start).Seconds()
 	}
-	if k.Level == 0 && r.exp.Rewind.To == RewindIteration {
+	if k.Level == 0 && k.Arm == ArmTicket && r.exp.Rewind.To == RewindIteration {
 		if _, err := os.Stat(r.store.rewindPath(k.Trial, r.exp.Rewind.Iteration)); err != nil {
 			return nil, fmt.Errorf("lottery: %s: the rewind point at iteration %d was not saved: %w", k, r.exp.Rewind.Iteration, err)
 		}
@@ -392,6 +402,11 @@ func (r *runner) train(ctx context.Context, k Key) (*Result, error) {
 	}
 	for _, e := range fit.Evals {
 		res.Evals = append(res.Evals, r.eval(e))
+	}
+	if kk, c, ok := parseInstabilityArm(k.Arm); ok && c == "b" {
+		if res.Instability, err = r.instabilityPath(k, kk, tr.Weights(), cfg); err != nil {
+			return nil, err
+		}
 	}
 	if err := p.masks.Save(r.store.masksPath(k)); err != nil {
 		return nil, fmt.Errorf("lottery: %w", err)
@@ -420,15 +435,8 @@ func (r *runner) config(k Key, finetune bool) train.Config {
 	if finetune {
 		lr = r.exp.Rewind.FinetuneLR
 	}
-	var opt train.Optimizer
-	switch t.Optimizer {
-	case "sgd":
-		opt = train.SGD{LR: lr}
-	case "momentum":
-		opt = train.Momentum{LR: lr, Momentum: t.Momentum}
-	default:
-		opt = train.Adam{LR: lr}
-	}
+	build, _ := optimizers.get(t.Optimizer) // validated
+	opt := build(lr, t.Momentum)
 	var sched train.LRSchedule = train.Constant{}
 	if !finetune {
 		if t.LRDropEvery > 0 {
@@ -451,7 +459,10 @@ func (r *runner) config(k Key, finetune bool) train.Config {
 }
 
 // plan works out the starting weights, masks and step of training k.
-func (r *runner) plan(k Key) (plan, error) {
+func (r *runner) plan(ctx context.Context, k Key) (plan, error) {
+	if kk, _, ok := parseInstabilityArm(k.Arm); ok {
+		return r.instabilityPlan(ctx, k, kk)
+	}
 	if k.Level == 0 {
 		w, err := r.initWeights(k.Trial, true)
 		if err != nil {
@@ -459,60 +470,34 @@ func (r *runner) plan(k Key) (plan, error) {
 		}
 		return plan{weights: w, masks: prune.NewMasks(w.Prunable())}, nil
 	}
-	prev := Key{k.Trial, k.Level - 1, ArmTicket}
 	var ticketMasks *prune.Masks
+	var err error
 	if k.Arm == ArmTicket {
-		prevMasks, err := r.loadMasks(prev)
-		if err != nil {
-			return plan{}, err
-		}
-		prevWeights, err := r.loadWeights(r.store.weightsPath(prev))
-		if err != nil {
-			return plan{}, err
-		}
-		ticketMasks = prevMasks.Clone()
-		params := prevWeights.Prunable()
-		if r.exp.Prune.Scorer == "taylor" {
-			if params, err = r.gradients(k, prevWeights, prevMasks); err != nil {
-				return plan{}, err
-			}
-		}
-		if err := r.pruner(k).Prune(ticketMasks, params); err != nil {
-			return plan{}, fmt.Errorf("lottery: %s: pruning the weights of %s: %w", k, prev, err)
-		}
-		if !ticketMasks.SubsetOf(prevMasks) { // the pruner contract; checked, it is cheap
-			return plan{}, fmt.Errorf("lottery: %s: the pruner revived weights that %s had pruned", k, prev)
-		}
+		ticketMasks, err = r.ticketMasks(k)
 	} else {
-		var err error
-		if ticketMasks, err = r.loadMasks(Key{k.Trial, k.Level, ArmTicket}); err != nil {
-			return plan{}, err
-		}
+		ticketMasks, err = r.loadMasks(Key{k.Trial, k.Level, ArmTicket})
 	}
-	switch k.Arm {
-	case ArmReinit:
+	if err != nil {
+		return plan{}, err
+	}
+	if k.Arm == ArmReinit {
 		w, err := train.NewWeights(r.model, r.dtype, newRand(r.exp.Seed, purposeReinit, k.Trial, k.Level, ""))
 		if err != nil {
 			return plan{}, fmt.Errorf("lottery: %s: %w", k, err)
 		}
 		return plan{weights: w, masks: ticketMasks}, nil
-	case ArmRandom:
-		p, err := r.rewindPoint(k)
-		if err != nil {
-			return plan{}, err
-		}
-		if p.masks, err = randomMasks(ticketMasks, p.weights.Prunable(), newRand(r.exp.Seed, purposeRandom, k.Trial, k.Level, "")); err != nil {
+	}
+	p, err := r.rewindPoint(k)
+	if err != nil {
+		return plan{}, err
+	}
+	p.masks = ticketMasks
+	if build, _ := arms.get(k.Arm); build != nil {
+		if p.masks, err = build(r, k, ticketMasks, p.weights.Prunable()); err != nil {
 			return plan{}, fmt.Errorf("lottery: %s: %w", k, err)
 		}
-		return p, nil
-	default:
-		p, err := r.rewindPoint(k)
-		if err != nil {
-			return plan{}, err
-		}
-		p.masks = ticketMasks
-		return p, nil
 	}
+	return p, nil
 }
 
 // rewindPoint returns the weights and step that training k (a ticket or the

@@ -38,9 +38,10 @@ func seedOf(seed uint64, purpose string, trial, level int, arm string) uint64 {
 
 // Purposes of the random streams.
 const (
-	purposeInit   = "init"       // initial weights of a trial (level -1, arm "")
-	purposeData   = "data-order" // order of training examples of a training
-	purposeReinit = "reinit"     // fresh initialisation of the reinit control
-	purposeRandom = "random-mask"
-	purposeScorer = "scorer" // the random scorer of Pruning.Scorer "random"
+	purposeInit    = "init"       // initial weights of a trial (level -1, arm "")
+	purposeData    = "data-order" // order of training examples of a training
+	purposeReinit  = "reinit"     // fresh initialisation of the reinit control
+	purposeRandom  = "random-mask"
+	purposeScorer  = "scorer" // the random scorer of Pruning.Scorer "random"; at-init scores' batches
+	purposeShuffle = "shuffle-mask"
 )

@@ -23,6 +23,11 @@ import (
 //	DIR/HASH/trial-T/level-L/ARM/masks.shm     the masks the arm trained with
 //	DIR/HASH/trial-T/level-L/ARM/weights.shw   its final weights
 //	DIR/HASH/trial-T/level-L/ARM/result.json   its result (checked JSON), written last
+//	DIR/instability.csv        the instability paths: trial, level, k, alpha, test accuracy and loss
+//	DIR/instability_summary.csv the error barrier per level and k over trials
+//
+// The two copies of an instability analysis from rewind point k are the
+// arms instability-kK-a and instability-kK-b of their level.
 //
 // A level is done when its result.json exists and verifies.
 const (
@@ -34,6 +39,8 @@ const (
 	resultsCSV     = "results.csv"
 	resultsJSON    = "results.json"
 	summaryCSV     = "summary.csv"
+	instabilityCSV = "instability.csv"
+	instabilitySum = "instability_summary.csv"
 )
 
 // Key names one training of an experiment.
@@ -86,6 +93,9 @@ type Result struct {
 	EarlyStop Eval `json:"early_stop"`
 	// Evals is every evaluation, in order: the training curve.
 	Evals []Eval `json:"evals"`
+	// Instability, on the second copy of an instability analysis (arm
+	// "instability-kK-b"), is the path between the two copies.
+	Instability *Path `json:"instability,omitempty"`
 	// TrainSeconds is the wall time of the training. It is the one field
 	// that differs between two runs of the same experiment.
 	TrainSeconds float64 `json:"train_seconds"`
@@ -338,5 +348,6 @@ func foreignEntry(dir string) (string, error) {
 // sameExtent reports whether a and b run the same trials, levels and arms.
 func sameExtent(a, b Experiment) bool {
 	a, b = a.WithDefaults(), b.WithDefaults()
-	return a.Levels == b.Levels && a.Trials == b.Trials && slices.Equal(a.Controls, b.Controls)
+	return a.Levels == b.Levels && a.Trials == b.Trials && slices.Equal(a.Controls, b.Controls) &&
+		slices.Equal(a.Instability, b.Instability) && a.InstabilityPoints == b.InstabilityPoints
 }

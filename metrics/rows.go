@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 )
 
@@ -48,6 +49,10 @@ type Row struct {
 	EarlyStopTestAccuracy float64 `json:"early_stop_test_accuracy"`
 	// TrainSeconds is the wall-clock training time, ≥ 0.
 	TrainSeconds float64 `json:"train_seconds"`
+	// Strategy names how the row's network was pruned, e.g. "imp" or
+	// "snip" (lottery's Pruning.Method). Optional: empty in files written
+	// before it existed.
+	Strategy string `json:"strategy,omitempty"`
 }
 
 // RowColumns are the CSV columns of a Row, in the order WriteRowsCSV writes
@@ -56,6 +61,11 @@ var RowColumns = []string{
 	"trial", "level", "arm", "remaining", "test_accuracy", "test_loss",
 	"early_stop_iteration", "early_stop_test_accuracy", "train_seconds",
 }
+
+// OptionalRowColumns are the columns WriteRowsCSV writes after RowColumns
+// and the readers accept but do not require (files written before they
+// existed lack them).
+var OptionalRowColumns = []string{"strategy"}
 
 // Validate reports the first field of r that is out of range, or nil.
 func (r Row) Validate() error {
@@ -125,7 +135,7 @@ func at(err error, row, line int) error {
 
 // WriteRowsCSV writes rows as CSV: the header
 //
-//	trial,level,arm,remaining,test_accuracy,test_loss,early_stop_iteration,early_stop_test_accuracy,train_seconds
+//	trial,level,arm,remaining,test_accuracy,test_loss,early_stop_iteration,early_stop_test_accuracy,train_seconds,strategy
 //
 // and one record per row, in the order given. Floats are formatted with
 // strconv's 'g' format and the shortest precision that reads back exactly, so
@@ -135,7 +145,7 @@ func at(err error, row, line int) error {
 func WriteRowsCSV(w io.Writer, rows []Row) error {
 	bw := bufio.NewWriter(w)
 	cw := csv.NewWriter(bw)
-	if err := cw.Write(RowColumns); err != nil {
+	if err := cw.Write(append(slices.Clone(RowColumns), OptionalRowColumns...)); err != nil {
 		return fmt.Errorf("metrics: writing results CSV: %w", err)
 	}
 	for i, r := range rows {
@@ -147,7 +157,7 @@ func WriteRowsCSV(w io.Writer, rows []Row) error {
 		rec := []string{
 			strconv.Itoa(r.Trial), strconv.Itoa(r.Level), r.Arm, fmtFloat(r.Remaining),
 			fmtFloat(r.TestAccuracy), fmtFloat(r.TestLoss), strconv.Itoa(r.EarlyStopIteration),
-			fmtFloat(r.EarlyStopTestAccuracy), fmtFloat(r.TrainSeconds),
+			fmtFloat(r.EarlyStopTestAccuracy), fmtFloat(r.TrainSeconds), r.Strategy,
 		}
 		if err := cw.Write(rec); err != nil {
 			return fmt.Errorf("metrics: writing results CSV: %w", err)
@@ -224,6 +234,12 @@ func ReadRowsCSV(r io.Reader) ([]Row, error) {
 		}
 		idx[i] = j
 	}
+	opt := map[string]int{}
+	for _, name := range OptionalRowColumns {
+		if j, ok := col[name]; ok {
+			opt[name] = j
+		}
+	}
 	var rows []Row
 	for n := 0; ; n++ {
 		rec, err := cr.Read()
@@ -237,6 +253,11 @@ func ReadRowsCSV(r io.Reader) ([]Row, error) {
 		var row Row
 		for i, name := range RowColumns {
 			if err := setField(&row, name, rec[idx[i]]); err != nil {
+				return nil, &FieldError{Line: line, Row: n, Field: name, Err: err}
+			}
+		}
+		for name, j := range opt {
+			if err := setField(&row, name, rec[j]); err != nil {
 				return nil, &FieldError{Line: line, Row: n, Field: name, Err: err}
 			}
 		}
@@ -269,6 +290,9 @@ func setField(row *Row, name, s string) error {
 		return parseFloat(s, &row.EarlyStopTestAccuracy)
 	case "train_seconds":
 		return parseFloat(s, &row.TrainSeconds)
+	case "strategy":
+		row.Strategy = s
+		return nil
 	}
 	return fmt.Errorf("unknown field")
 }
@@ -346,6 +370,11 @@ func ReadRowsJSON(r io.Reader) ([]Row, error) {
 			}
 			if err := decodeField(&row, name, v); err != nil {
 				return nil, &FieldError{Row: n, Field: name, Err: err}
+			}
+		}
+		if v, ok := obj["strategy"]; ok {
+			if err := json.Unmarshal(v, &row.Strategy); err != nil {
+				return nil, &FieldError{Row: n, Field: "strategy", Err: err}
 			}
 		}
 		if err := row.Validate(); err != nil {

@@ -19,7 +19,7 @@ func TestHeader(t *testing.T) {
 	if err := WriteRowsCSV(&b, nil); err != nil {
 		t.Fatal(err)
 	}
-	if b.String() != header+"\n" {
+	if b.String() != header+",strategy\n" {
 		t.Errorf("empty CSV %q", b.String())
 	}
 }
@@ -47,7 +47,7 @@ func TestRowsCSVRoundTrip(t *testing.T) {
 	if b.String() != first {
 		t.Errorf("second write differs")
 	}
-	if !strings.HasPrefix(first, header+"\n0,0,ticket,1,") {
+	if !strings.HasPrefix(first, header+",strategy\n0,0,ticket,1,") {
 		t.Errorf("CSV starts %q", first[:120])
 	}
 }
@@ -242,4 +242,34 @@ func FuzzReadRowsJSON(f *testing.F) {
 			t.Fatalf("round trip changed rows")
 		}
 	})
+}
+
+// TestRowsStrategyColumn: the optional strategy column round-trips through
+// CSV and JSON, and files without it still read.
+func TestRowsStrategyColumn(t *testing.T) {
+	rows := []Row{{Trial: 0, Level: 1, Arm: "shuffle", Remaining: 0.5, TestAccuracy: 0.8, Strategy: "snip"}}
+	var b strings.Builder
+	if err := WriteRowsCSV(&b, rows); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(b.String(), header+",strategy\n") {
+		t.Fatalf("header: %q", b.String())
+	}
+	got, err := ReadRowsCSV(strings.NewReader(b.String()))
+	if err != nil || len(got) != 1 || got[0] != rows[0] {
+		t.Fatalf("CSV round trip: %v %+v", err, got)
+	}
+	var j strings.Builder
+	if err := WriteRowsJSON(&j, rows); err != nil {
+		t.Fatal(err)
+	}
+	got, err = ReadRowsJSON(strings.NewReader(j.String()))
+	if err != nil || len(got) != 1 || got[0] != rows[0] {
+		t.Fatalf("JSON round trip: %v %+v", err, got)
+	}
+	old := header + "\n0,1,ticket,0.8,0.98,0.07,1200,0.979,3\n"
+	got, err = ReadRowsCSV(strings.NewReader(old))
+	if err != nil || len(got) != 1 || got[0].Strategy != "" {
+		t.Fatalf("old CSV: %v %+v", err, got)
+	}
 }

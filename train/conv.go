@@ -15,11 +15,12 @@ type convLayer struct {
 
 // convNet: convolutions, then dense layers with ReLU, then a dense output.
 type convNet struct {
-	name   string
-	input  []int
-	convs  []convLayer
-	hidden []int
-	specs  []ParamSpec
+	name    string
+	input   []int
+	convs   []convLayer
+	hidden  []int
+	specs   []ParamSpec
+	dropout float64 // after each hidden fully connected layer; see WithDropout
 }
 
 // LeNet5 returns a LeNet-5 (LeCun et al. 1998) with ReLU activations and
@@ -154,8 +155,8 @@ func (m *convNet) Forward(g *gorgonia.ExprGraph, x *gorgonia.Node, w []*gorgonia
 	for i := 0; i < len(fc); i += 2 {
 		if i+2 == len(fc) {
 			h, err = Dense(h, fc[i], fc[i+1])
-		} else {
-			h, err = DenseReLU(h, fc[i], fc[i+1])
+		} else if h, err = DenseReLU(h, fc[i], fc[i+1]); err == nil {
+			h, err = Dropout(h, m.dropout)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("train: %s: fc%d: %w", m.name, i/2+1, err)

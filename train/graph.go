@@ -88,7 +88,8 @@ type trainGraph struct {
 	loss    *gorgonia.Node
 	grads   []*gorgonia.Node
 	vm      gorgonia.VM
-	dense   []denseRef // the dense layers, for the sparse kernels
+	dense   []denseRef    // the dense layers, for the sparse kernels
+	dropout *dropoutState // of the Dropout ops of the forward pass
 }
 
 func (tg *trainGraph) setRow(i int, x []float32, label int) {
@@ -139,7 +140,10 @@ func buildTrainGraph(m Model, w *Weights, batch int, shape []int) (*trainGraph, 
 	x := gorgonia.NewTensor(g, dt, 1+len(shape), gorgonia.WithShape(tg.in.x.Shape()...), gorgonia.WithName("x"), gorgonia.WithValue(tg.in.x))
 	y := gorgonia.NewVector(g, dt, gorgonia.WithShape(batch), gorgonia.WithName("y"), gorgonia.WithValue(tg.y))
 	wn := weightNodes(g, w)
+	tg.dropout = &dropoutState{}
+	unmark := markTraining(g, tg.dropout)
 	logits, err := forward(m, g, x, wn, batch)
+	unmark()
 	if err != nil {
 		return nil, err
 	}

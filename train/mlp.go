@@ -55,9 +55,10 @@ func newMLP(name string, input []int, hidden []int, classes int) (Model, error) 
 }
 
 type mlp struct {
-	name  string
-	input []int
-	specs []ParamSpec
+	name    string
+	input   []int
+	specs   []ParamSpec
+	dropout float64 // after each hidden layer; see WithDropout
 }
 
 func (m *mlp) Name() string { return m.name }
@@ -82,8 +83,8 @@ func (m *mlp) Forward(g *gorgonia.ExprGraph, x *gorgonia.Node, w []*gorgonia.Nod
 		last := i+2 == len(w)
 		if last {
 			h, err = Dense(h, w[i], w[i+1])
-		} else {
-			h, err = DenseReLU(h, w[i], w[i+1])
+		} else if h, err = DenseReLU(h, w[i], w[i+1]); err == nil {
+			h, err = Dropout(h, m.dropout)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("train: %s: layer fc%d: %w", m.name, i/2+1, err)

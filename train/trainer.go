@@ -552,6 +552,7 @@ func best(evals []Eval, hasVal bool) Eval {
 func (t *Trainer) trainStep(d *Dataset) (float64, error) {
 	tg := t.tg
 	t.fillBatch(d, tg)
+	tg.dropout.seed, tg.dropout.step, tg.dropout.active = t.cfg.Seed, t.step, true
 	err := tg.vm.RunAll()
 	tg.vm.Reset()
 	if err != nil {
@@ -781,6 +782,7 @@ func (t *Trainer) Gradients(d *Dataset, batches int) ([]prune.Param, error) {
 	for b := range batches {
 		t.step = step + b
 		t.fillBatch(d, tg)
+		tg.dropout.active = false // scores see the whole network
 		err := tg.vm.RunAll()
 		tg.vm.Reset()
 		if err != nil {

@@ -26,8 +26,10 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
+	"text/tabwriter"
 	"time"
 
 	"github.com/shearsml/shears/examples/internal/cli"
@@ -73,27 +75,35 @@ Flags:
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	c := cli.New("lottery", usageText, stderr)
 	fs := c.Flags
+	// One flag per registered setting that has one (lottery.Settings):
+	// name, usage and choices come from the registry, the default from
+	// defaults().
+	base := defaults().WithDefaults()
+	values := map[string]*string{}
+	var keys []string
+	for _, st := range lottery.Settings() {
+		if st.Flag == "" {
+			continue
+		}
+		def, err := base.Get(st.Key)
+		if err != nil || def == "0" {
+			def = ""
+		}
+		usage := st.Usage
+		if len(st.Choices) > 0 {
+			usage += ": " + strings.Join(st.Choices, ", ")
+		}
+		values[st.Key] = fs.String(st.Flag, def, usage)
+		keys = append(keys, st.Key)
+	}
 	var (
-		data       = fs.String("data", "digits", "data `source`: digits (embedded) or a folder of MNIST-format IDX files")
-		out        = fs.String("out", "lottery-out", "output `folder`")
-		model      = fs.String("model", "lenet300100", "`model`: lenet300100, mlp:H1,H2,..., lenet5, conv2, conv4, conv6")
-		initName   = fs.String("init", "", "`initialiser` of the weights: glorot_normal, glorot_uniform, kaiming_normal (default: the model's, Glorot normal)")
-		levels     = fs.Int("levels", 12, "pruning `levels` after the dense level 0")
-		trials     = fs.Int("trials", 3, "number of `trials` (seeds)")
-		iterations = fs.Int("iterations", 800, "training `steps` per level")
-		evalEvery  = fs.Int("eval-every", 100, "evaluate every `N` steps")
-		val        = fs.Int("val", 0, "`N` training examples held out for early stopping, -1 for none (default: 300 for digits, 5000 for a folder)")
-		rewind     = fs.String("rewind", "init", "rewinding `mode`: init, K (an iteration), lr or finetune")
-		controls   = fs.String("controls", "reinit,random", "control arms `list`: reinit, random, both (comma-separated) or none")
-		seed       = fs.Uint64("seed", 0, "experiment `seed`")
-		workers    = fs.Int("workers", 0, "`N` trainings at once (0: one per CPU)")
-		config     = fs.String("config", "", "experiment description `file` (JSON); flags given explicitly override it")
-		shard      = fs.String("shard", "", "run shard `i/n` of the trials (trial t when t mod n = i)")
-		merge      = fs.String("merge", "", "merge the shard `folders` (comma-separated) into -out instead of running")
-		scorer     = fs.String("scorer", "l1", "pruning `scorer`: l1, l2, random or taylor (|w·g|)")
-		noPlot     = fs.Bool("no-plot", false, "do not draw accuracy.png and accuracy.svg")
-		dpi        = fs.Int("dpi", metrics.DefaultDPI, "resolution of accuracy.png in dots per `inch`")
-		kernels    = fs.String("kernels", "auto", "`kernels` of pruned dense layers: auto, dense or sparse (the results are the same)")
+		out     = fs.String("out", "lottery-out", "output `folder`")
+		config  = fs.String("config", "", "experiment description `file` (JSON); flags given explicitly override it")
+		shard   = fs.String("shard", "", "run shard `i/n` of the trials (trial t when t mod n = i)")
+		merge   = fs.String("merge", "", "merge the shard `folders` (comma-separated) into -out instead of running")
+		noPlot  = fs.Bool("no-plot", false, "do not draw accuracy.png and accuracy.svg")
+		dpi     = fs.Int("dpi", metrics.DefaultDPI, "resolution of accuracy.png in dots per `inch`")
+		kernels = fs.String("kernels", "auto", "`kernels` of pruned dense layers: auto, dense or sparse (the results are the same)")
 	)
 	c.Quick("a tiny run for CI: 2 levels, 1 trial, 50 steps", quickFlags)
 	if code, ok := c.Parse(args); !ok {
@@ -104,11 +114,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	// A value given explicitly is checked as given: 0 is not "the
 	// default" (leave the flag out for that).
-	if code, ok := c.Positive("iterations", "trials", "eval-every", "dpi"); !ok {
+	if code, ok := c.Positive("dpi"); !ok {
 		return code
-	}
-	if c.Explicit("val") && (*val == 0 || *val < -1) {
-		return bad(fmt.Errorf("-val %d: want a positive count of examples, or -1 for no validation set (leave the flag out for the default)", *val))
 	}
 
 	if *merge != "" {
@@ -130,58 +137,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		exp = e
 	}
 	// Flags given explicitly, or by -quick, override the description (the
-	// flags' defaults are those of defaults()).
-	use := c.Given
-	if use("data") {
-		exp.Data.Source = *data
+	// flags' defaults are those of defaults()), in registry order.
+	flagOf := map[string]string{}
+	for _, st := range lottery.Settings() {
+		flagOf[st.Key] = st.Flag
 	}
-	if use("val") {
-		exp.Data.Val = *val
-	}
-	if use("model") {
-		exp.Model = *model
-	}
-	if use("init") {
-		exp.Init = *initName
-	}
-	if use("levels") {
-		exp.Levels = *levels
-	}
-	if use("trials") {
-		exp.Trials = *trials
-	}
-	if use("iterations") {
-		exp.Train.Iterations = *iterations
-	}
-	if use("eval-every") {
-		exp.Train.EvalEvery = *evalEvery
-	}
-	if use("scorer") {
-		exp.Prune.Scorer = *scorer
-	}
-	if use("seed") {
-		exp.Seed = *seed
-	}
-	if use("workers") {
-		exp.Workers = *workers
-	}
-	if use("rewind") {
-		r, err := lottery.ParseRewind(*rewind)
-		if err != nil {
-			return bad(err)
+	for _, key := range keys {
+		if c.Given(flagOf[key]) {
+			if err := exp.Set(key, *values[key]); err != nil {
+				return bad(fmt.Errorf("-%s: %w", flagOf[key], err))
+			}
 		}
-		r.FinetuneLR = exp.Rewind.FinetuneLR
-		if r.To != lottery.RewindFinetune {
-			r.FinetuneLR = 0
-		}
-		exp.Rewind = r
 	}
-	if use("controls") {
-		c, err := lottery.ParseControls(*controls)
-		if err != nil {
-			return bad(err)
-		}
-		exp.Controls = c
+	// A strategy at initialisation runs one level per sparsity unless
+	// -levels says otherwise.
+	if *config == "" && !c.Given("levels") && exp.Prune.Method != "" && exp.Prune.Method != lottery.MethodIMP {
+		exp.Levels = 0
 	}
 	sh, err := lottery.ParseShard(*shard)
 	if err != nil {
@@ -247,6 +218,126 @@ func report(res *lottery.Results, noPlot bool, dpi int, stdout, stderr io.Writer
 			files = append(files, name)
 		}
 	}
+	if len(res.Instability) > 0 {
+		if err := reportInstability(res, stdout); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		files = append(files, "instability.csv", "instability_summary.csv")
+		if !noPlot {
+			names, err := plotInstability(res, dpi)
+			if err != nil {
+				fmt.Fprintln(stderr, err)
+				return 1
+			}
+			files = append(files, names...)
+		}
+	}
 	fmt.Fprintf(stdout, "\nwrote %s into %s\n", strings.Join(files, ", "), res.Dir)
 	return 0
+}
+
+// reportInstability prints the error barrier per level and rewind point.
+func reportInstability(res *lottery.Results, stdout io.Writer) error {
+	fmt.Fprintf(stdout, "\ninstability: test error barrier (%%) along the linear path between two copies trained from step k, mean [min, max] over trials\n\n")
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "level\tremaining\tk\tbarrier\tloss barrier")
+	for _, s := range res.InstabilitySummary() {
+		fmt.Fprintf(tw, "%d\t%s%%\t%d\t%.2f [%.2f, %.2f]\t%.3f\n", s.Level, metrics.FormatPercent(100*s.Remaining), s.K,
+			100*s.Barrier.Mean, 100*s.Barrier.Min, 100*s.Barrier.Max, s.LossBarrier.Mean)
+	}
+	return tw.Flush()
+}
+
+// plotInstability draws the test error along the path of level 0 (one line
+// per k; the dense network) and the error barrier against k (one line per
+// level, at most eight levels, evenly chosen).
+func plotInstability(res *lottery.Results, dpi int) ([]string, error) {
+	sum := res.InstabilitySummary()
+	var levels []int
+	for _, s := range sum {
+		if len(levels) == 0 || levels[len(levels)-1] != s.Level {
+			levels = append(levels, s.Level)
+		}
+	}
+	if len(levels) > 8 {
+		picked := make([]int, 0, 8)
+		for i := range 8 {
+			picked = append(picked, levels[i*(len(levels)-1)/7])
+		}
+		levels = picked
+	}
+	// Error along the path, mean over trials, level 0 (or the first level run).
+	type lk struct{ level, k int }
+	paths := map[lk][]float64{}
+	counts := map[lk]int{}
+	var alphas []float64
+	for _, row := range res.Instability {
+		if row.Level != levels[0] {
+			continue
+		}
+		key := lk{row.Level, row.K}
+		if paths[key] == nil {
+			paths[key] = make([]float64, len(row.Points))
+		}
+		alphas = alphas[:0]
+		for i, p := range row.Points {
+			paths[key][i] += 1 - p.TestAccuracy
+			alphas = append(alphas, p.Alpha)
+		}
+		counts[key]++
+	}
+	var pathSeries []metrics.Series
+	for _, s := range sum {
+		key := lk{s.Level, s.K}
+		if s.Level != levels[0] || paths[key] == nil {
+			continue
+		}
+		ys := make([]float64, len(paths[key]))
+		for i, v := range paths[key] {
+			ys[i] = v / float64(counts[key])
+		}
+		pathSeries = append(pathSeries, metrics.Series{Label: fmt.Sprintf("k = %d", s.K), X: slices.Clone(alphas), Y: ys})
+	}
+	var barrierSeries []metrics.Series
+	for _, l := range levels {
+		var xs, ys []float64
+		var rem float64
+		for _, s := range sum {
+			if s.Level == l {
+				xs, ys, rem = append(xs, float64(s.K)), append(ys, max(s.Barrier.Mean, 0)), s.Remaining
+			}
+		}
+		barrierSeries = append(barrierSeries, metrics.Series{Label: metrics.LevelLabel(l, rem), X: xs, Y: ys})
+	}
+	var files []string
+	for _, pl := range []struct {
+		name   string
+		series []metrics.Series
+		opts   []metrics.Option
+	}{
+		{"instability_path", pathSeries, []metrics.Option{metrics.Title(fmt.Sprintf("Linear path between two copies, level %d", levels[0])), metrics.XLabel("Interpolation α"), metrics.YLabel("Test error (%)")}},
+		{"instability_barrier", barrierSeries, []metrics.Option{metrics.Title("Instability"), metrics.XLabel("Rewind point k (steps)"), metrics.YLabel("Test error barrier (%)")}},
+	} {
+		if len(pl.series) == 0 || len(pl.series[0].X) < 2 && pl.name == "instability_barrier" {
+			continue // one rewind point: no curve to draw
+		}
+		p, err := metrics.TrainingCurves(pl.series, metrics.Accuracy, pl.opts...)
+		if err != nil {
+			return nil, err
+		}
+		for _, ext := range []string{".png", ".svg"} {
+			path := filepath.Join(res.Dir, pl.name+ext)
+			if ext == ".png" {
+				err = metrics.SaveDPI(p, 16*vg.Centimeter, 10*vg.Centimeter, path, dpi)
+			} else {
+				err = metrics.Save(p, 16*vg.Centimeter, 10*vg.Centimeter, path)
+			}
+			if err != nil {
+				return nil, err
+			}
+			files = append(files, pl.name+ext)
+		}
+	}
+	return files, nil
 }

@@ -57,7 +57,7 @@ func TestBadFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"-levels", "x"},
 		{"-rewind", "start"},
-		{"-controls", "shuffle"},
+		{"-controls", "scramble"},
 		{"-shard", "3/2"},
 		{"-model", "resnet"},
 		{"-trials", "-1"},
@@ -69,13 +69,73 @@ func TestBadFlags(t *testing.T) {
 		{"-dpi", "0"},
 		{"-scorer", "snip"},
 		{"-levels", "1000000000"},
+		{"-strategy", "obd", "-sparsity", "0.5"},
+		{"-strategy", "snip"},
+		{"-strategy", "snip", "-sparsity", "0.5,1"},
+		{"-strategy", "snip", "-sparsity", "0.5,x"},
+		{"-sparsity", "0.5"},
+		{"-strategy", "grasp", "-sparsity", "0.5", "-rate", "0.3"},
+		{"-rounds", "10"},
+		{"-quick", "-instability", "0,50"},
+		{"-instability", "x"},
+		{"-instability-points", "5"},
 		{"extra"},
 	} {
 		var stdout, stderr bytes.Buffer
-		code := run(context.Background(), args, &stdout, &stderr)
+		out := filepath.Join(t.TempDir(), "out")
+		code := run(context.Background(), append(args, "-out", out), &stdout, &stderr)
 		if code != 2 || !strings.Contains(stderr.String(), "Usage: lottery") {
 			t.Errorf("%v: exit %d, stderr:\n%s", args, code, stderr.String())
 		}
+		if _, err := os.Stat(out); err == nil {
+			t.Errorf("%v: the refused run wrote %s", args, out)
+		}
+	}
+}
+
+// TestQuickAtInit: a strategy at initialisation with the ablation arms runs
+// one level per sparsity, and results.csv names the strategy.
+func TestQuickAtInit(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	var stdout, stderr bytes.Buffer
+	args := []string{"-quick", "-out", out, "-model", "mlp:32", "-strategy", "snip", "-sparsity", "0.5,0.9", "-controls", "shuffle,invert", "-no-plot"}
+	if code := run(context.Background(), args, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	csv, err := os.ReadFile(filepath.Join(out, "results.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(csv)), "\n")
+	if len(lines) != 1+1+2*3 || !strings.HasSuffix(lines[0], ",strategy") {
+		t.Fatalf("results.csv:\n%s", csv)
+	}
+	for _, l := range lines[1:] {
+		if !strings.HasSuffix(l, ",snip") {
+			t.Errorf("row %q does not name the strategy", l)
+		}
+	}
+	if !strings.Contains(stdout.String(), "trial 0 level 2 invert") {
+		t.Errorf("stdout:\n%s", stdout.String())
+	}
+}
+
+// TestQuickInstability: -instability writes the CSV files and both plots
+// and prints the barrier table.
+func TestQuickInstability(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	var stdout, stderr bytes.Buffer
+	args := []string{"-quick", "-out", out, "-model", "mlp:32", "-levels", "1", "-controls", "none", "-instability", "0,25", "-instability-points", "4"}
+	if code := run(context.Background(), args, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	for _, name := range []string{"instability.csv", "instability_summary.csv", "instability_path.png", "instability_barrier.svg"} {
+		if fi, err := os.Stat(filepath.Join(out, name)); err != nil || fi.Size() == 0 {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if !strings.Contains(stdout.String(), "instability: test error barrier") || !strings.Contains(stdout.String(), "trial 0 level 1 instability-k25-b") {
+		t.Errorf("stdout:\n%s", stdout.String())
 	}
 }
 
