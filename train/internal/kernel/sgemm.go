@@ -152,13 +152,10 @@ func packA(dst, a []float32, lda int, tA bool, ic, pc, mb, kb, mr int) {
 		out := dst[(p/mr)*kb*mr : (p/mr+1)*kb*mr]
 		rows := min(mr, mb-p)
 		if !tA {
-			for r := 0; r < mr; r++ {
-				if r >= rows {
-					for l := 0; l < kb; l++ {
-						out[l*mr+r] = 0
-					}
-					continue
-				}
+			if rows < mr {
+				clear(out) // one contiguous clear, not mr-rows strided ones
+			}
+			for r := 0; r < rows; r++ {
 				src := a[(ic+p+r)*lda+pc : (ic+p+r)*lda+pc+kb]
 				for l, v := range src {
 					out[l*mr+r] = v
