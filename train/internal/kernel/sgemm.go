@@ -113,7 +113,7 @@ func Sgemm(tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int,
 				for jr := 0; jr < nb; jr += nr {
 					nw := min(nr, nb-jr)
 					bp, sb := &s.b[(jr/nr)*kb*nr], nr
-					if !tB && nw == nr {
+					if !tB && bInPlace(len(b), ldb, pc, kb, jc+jr, nw, nr) {
 						bp, sb = &b[pc*ldb+jc+jr], ldb
 					}
 					for ir := 0; ir < mb; ir += mr {
@@ -152,13 +152,10 @@ func packA(dst, a []float32, lda int, tA bool, ic, pc, mb, kb, mr int) {
 		out := dst[(p/mr)*kb*mr : (p/mr+1)*kb*mr]
 		rows := min(mr, mb-p)
 		if !tA {
-			for r := 0; r < mr; r++ {
-				if r >= rows {
-					for l := 0; l < kb; l++ {
-						out[l*mr+r] = 0
-					}
-					continue
-				}
+			if rows < mr {
+				clear(out) // one contiguous clear, not mr-rows strided ones
+			}
+			for r := 0; r < rows; r++ {
 				src := a[(ic+p+r)*lda+pc : (ic+p+r)*lda+pc+kb]
 				for l, v := range src {
 					out[l*mr+r] = v
@@ -191,7 +188,7 @@ func packB(dst, b []float32, ldb int, tB bool, pc, jc, kb, nb, nr int) {
 	for q := 0; q < nb; q += nr {
 		out := dst[(q/nr)*kb*nr : (q/nr+1)*kb*nr]
 		cols := min(nr, nb-q)
-		if !tB && cols == nr {
+		if !tB && bInPlace(len(b), ldb, pc, kb, jc+q, cols, nr) {
 			continue // read in place
 		}
 		if !tB {
@@ -223,6 +220,16 @@ func packB(dst, b []float32, ldb int, tB bool, pc, jc, kb, nb, nr int) {
 			}
 		}
 	}
+}
+
+// bInPlace reports whether the panel of a plain b at rows [pc, pc+kb) and
+// columns [col, col+cols) is read in place: when it is full (cols == nr),
+// or when its nr columns lie inside b even past the panel's cols (the
+// values read there, of the next row, go to columns of the tile that Sgemm
+// drops; each column of the tile is computed on its own, so the kept ones
+// are the same numbers).
+func bInPlace(lenb, ldb, pc, kb, col, cols, nr int) bool {
+	return cols == nr || (pc+kb-1)*ldb+col+nr <= lenb
 }
 
 // valid checks the sizes as BLAS does; the kernel must not write outside c.
