@@ -81,7 +81,7 @@ func (t *Trainer) HessianGradient(d *Dataset, batches int) ([]prune.Param, error
 		for j := range a {
 			hg[j] = (a[j] - b[j]) / (2 * eps)
 		}
-		setValues(out[i].Grad, hg)
+		storeFloats(out[i].Grad, hg)
 	}
 	return out, nil
 }
@@ -97,18 +97,6 @@ func values64(t *tensor.Dense) []float64 {
 		return out
 	}
 	return append([]float64(nil), floats[float64](t)...)
-}
-
-// setValues writes v into t, rounding to t's dtype.
-func setValues(t *tensor.Dense, v []float64) {
-	if t.Dtype() == tensor.Float32 {
-		s := floats[float32](t)
-		for i := range s {
-			s[i] = float32(v[i])
-		}
-		return
-	}
-	copy(floats[float64](t), v)
 }
 
 // addScaled adds a·g to w in place.
@@ -153,7 +141,7 @@ func SynFlowParams(m Model, w *Weights, masks *prune.Masks, input []int) (ps []p
 		for i := range v {
 			v[i] = math.Abs(v[i])
 		}
-		setValues(t, v)
+		storeFloats(t, v)
 	}
 	if masks != nil {
 		if err := masks.Apply(abs.Prunable()); err != nil {

@@ -341,6 +341,7 @@ func floatsOf(t *tensor.Dense) []float64 {
 	return slices.Clone(floats[float64](t))
 }
 
+// storeFloats writes v into t, rounding to t's dtype.
 func storeFloats(t *tensor.Dense, v []float64) {
 	if t.Dtype() == tensor.Float32 {
 		s := floats[float32](t)
