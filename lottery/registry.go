@@ -203,6 +203,9 @@ type setting struct {
 	// parse, when set, parses the flag's text into e (instead of the
 	// field's kind).
 	parse func(e *Experiment, s string) error
+	// format, when set, writes the field as parse reads it back (instead
+	// of the field's own value).
+	format func(e *Experiment) string
 }
 
 func isIMP(e *Experiment) bool { return e.Prune.Method == "" || e.Prune.Method == MethodIMP }
@@ -518,6 +521,13 @@ var settings = []setting{
 			}
 			e.Rewind = r
 			return nil
+		},
+		// Rewinding to iteration K reads and writes as K, as the flag takes it.
+		format: func(e *Experiment) string {
+			if e.Rewind.To == RewindIteration {
+				return strconv.Itoa(e.Rewind.Iteration)
+			}
+			return e.Rewind.To
 		},
 		check: func(d *Experiment) error {
 			if err := rewinds.check(d.Rewind.To); err != nil {
@@ -872,6 +882,9 @@ func (e Experiment) Get(key string) (string, error) {
 	s, ok := lookupSetting(key)
 	if !ok {
 		return "", fmt.Errorf("lottery: no setting %q", key)
+	}
+	if s.format != nil {
+		return s.format(&e), nil
 	}
 	return formatValue(s.ptr(&e)), nil
 }
