@@ -276,65 +276,165 @@ type convFwdJob[T float] struct {
 
 func (j *convFwdJob[T]) runRange(wk, lo, hi int) {
 	g := j.g
-	n := convGroup(g) * g.colCols()
-	buf := scratch[T](&j.cols[wk], (g.colRows()+g.O)*n)
+	buf := scratch[T](&j.cols[wk], fwdBufLen(g))
 	group := convGroup(g)
 	convImages(g, lo*group, min(hi*group, j.batch), j.x, j.w, j.b, j.y, buf, j.relu)
 }
 
+// fwdCols is how many columns one image takes in the forward product. For
+// stride 1 it is OH·(W+2·Pad): the output is computed on the padded width,
+// each row's last KW-1 entries to be dropped, so that each row of the
+// unfolded input is one contiguous run of the padded image (one copy, not
+// OH copies and clears). Each kept entry is the same sum as on OH·OW
+// columns. For other strides it is OH·OW.
+func (g convGeom) fwdCols() int {
+	if g.Stride == 1 {
+		return g.OH * g.padW()
+	}
+	return g.colCols()
+}
+
+func (g convGeom) padW() int { return g.W + 2*g.Pad }
+func (g convGeom) padH() int { return g.H + 2*g.Pad }
+
+// padLen is the length of a padded image: C·(H+2·Pad)·(W+2·Pad), plus KW-1
+// entries that the last unfolded row reads past the end (into dropped
+// columns).
+func (g convGeom) padLen() int { return g.C*g.padH()*g.padW() + g.KW - 1 }
+
 // convGroup is how many images the forward convolution puts in one matrix
 // product: enough for about 1024 columns, so that the kernel matrix is
 // packed once for them all.
-func convGroup(g convGeom) int { return max(1, 1024/g.colCols()) }
+func convGroup(g convGeom) int { return max(1, 1024/g.fwdCols()) }
+
+// fwdBufLen is the scratch convImages needs: the unfolded inputs and the
+// product of a group, and a padded image.
+func fwdBufLen(g convGeom) int {
+	return (g.colRows()+g.O)*convGroup(g)*g.fwdCols() + g.padLen()
+}
 
 // convFwd is the forward convolution of a batch on one goroutine; buf
-// holds (C·KH·KW + O)·convGroup(g)·OH·OW entries.
+// holds fwdBufLen(g) entries.
 func convFwd[T float](g convGeom, batch int, x, w, b, y, buf []T, relu bool) {
 	convImages(g, 0, batch, x, w, b, y, buf, relu)
 }
 
+// padImage writes image x [C,H,W] into xp [C, H+2·Pad, W+2·Pad] (and
+// padLen's tail) with zeros around it.
+func padImage[T float](g convGeom, x, xp []T) {
+	hp, wp := g.padH(), g.padW()
+	xp = xp[:g.padLen()]
+	if g.Pad == 0 {
+		copy(xp, x[:g.C*g.H*g.W])
+		clear(xp[g.C*g.H*g.W:])
+		return
+	}
+	clear(xp)
+	for c := 0; c < g.C; c++ {
+		for i := 0; i < g.H; i++ {
+			copy(xp[(c*hp+i+g.Pad)*wp+g.Pad:][:g.W], x[(c*g.H+i)*g.W:][:g.W])
+		}
+	}
+}
+
+// im2colPad unfolds a padded image xp (stride 1) into col's columns [off,
+// off+fwdCols) of rows [r0, r1) of the unfolded matrix, rows ld apart:
+// row (c, ki, kj) is the run of xp from (c, ki, kj) on.
+func im2colPad[T float](g convGeom, xp, col []T, r0, r1, ld, off int) {
+	hp, wp, n := g.padH(), g.padW(), g.fwdCols()
+	kk := g.KH * g.KW
+	for r := r0; r < r1; r++ {
+		c, ki, kj := r/kk, r%kk/g.KW, r%g.KW
+		copy(col[(r-r0)*ld+off:][:n], xp[(c*hp+ki)*wp+kj:][:n])
+	}
+}
+
+// fillWith sets every entry of s to v (doubling copies: memmove, not a loop of
+// stores).
+func fillWith[T float](s []T, v T) {
+	if len(s) == 0 {
+		return
+	}
+	s[0] = v
+	for n := 1; n < len(s); n *= 2 {
+		copy(s[n:], s[:n])
+	}
+}
+
 // convImages computes the outputs of images [lo, hi), convGroup(g) at a
-// time: their im2col matrices side by side in one matrix col [C·KH·KW,
-// n·OH·OW], one product with the kernel into out [O, n·OH·OW] started from
-// the bias, then each image's columns copied to its output with the ReLU.
-// Each output element is the same chain of sums as with one image per
-// product, so the grouping does not change the numbers.
+// time: their unfolded inputs side by side in one matrix col [C·KH·KW,
+// n·fwdCols], one product with the kernel into acc [O, n·fwdCols] started
+// from the bias, then each image's kept columns copied to its output with
+// the ReLU. Each output element is the same chain of sums as with one
+// image per product on OH·OW columns (im2col), so neither the grouping nor
+// the padded width changes the numbers.
 func convImages[T float](g convGeom, lo, hi int, x, w, b, y, buf []T, relu bool) {
 	in, out := g.C*g.H*g.W, g.O*g.OH*g.OW
-	hw, k := g.colCols(), g.colRows()
+	hw, k := g.fwdCols(), g.colRows()
 	group := convGroup(g)
+	xp := buf[len(buf)-g.padLen():]
 	for i0 := lo; i0 < hi; i0 += group {
 		n := min(group, hi-i0)
 		ld := n * hw
 		col, acc := buf[:k*ld], buf[k*ld:(k+g.O)*ld]
-		if n == 1 {
-			acc = y[i0*out : (i0+1)*out] // straight into the output
-		}
 		for j := 0; j < n; j++ {
-			im2colLd(g, x[(i0+j)*in:(i0+j+1)*in], col[j*hw:], 0, k, ld)
+			xi := x[(i0+j)*in : (i0+j+1)*in]
+			if g.Stride == 1 {
+				padImage(g, xi, xp)
+				im2colPad(g, xp, col, 0, k, ld, j*hw)
+			} else {
+				im2colLd(g, xi, col[j*hw:], 0, k, ld)
+			}
 		}
 		for o := 0; o < g.O; o++ {
-			row := acc[o*ld : (o+1)*ld]
-			for j := range row {
-				row[j] = b[o]
-			}
+			fillWith(acc[o*ld:(o+1)*ld], b[o])
 		}
 		gemm(false, false, g.O, ld, k, w, k, col, ld, 1, acc, ld)
+		rowLen, rowStride := g.OW, g.OW // of acc's rows of an output plane
+		if g.Stride == 1 {
+			rowStride = g.padW()
+		}
 		for j := 0; j < n; j++ {
 			yi := y[(i0+j)*out : (i0+j+1)*out]
-			if n > 1 {
-				for o := 0; o < g.O; o++ {
-					copy(yi[o*hw:(o+1)*hw], acc[o*ld+j*hw:o*ld+(j+1)*hw])
-				}
-			}
-			if relu {
-				for p, v := range yi {
-					if v < 0 {
-						yi[p] = 0
+			for o := 0; o < g.O; o++ {
+				src := acc[o*ld+j*hw:]
+				for oh := 0; oh < g.OH; oh++ {
+					dst, s := yi[(o*g.OH+oh)*g.OW:][:rowLen], src[oh*rowStride:][:rowLen]
+					if relu {
+						reluTo(dst, s)
+					} else {
+						copy(dst, s)
 					}
 				}
 			}
 		}
+	}
+}
+
+// reluTo sets dst to src with its negative entries replaced by zero (NaN
+// and -0 kept); dst and src may be the same slice. It has no branch: the
+// signs of a convolution's outputs are random, and a mispredicted branch
+// per entry cost more than the rest of the forward pass.
+func reluTo[T float](dst, src []T) {
+	dst = dst[:len(src)]
+	if isF32[T]() {
+		d, s := as32(dst), as32(src)
+		for i, v := range s {
+			keep := ^uint32(0)
+			if v < 0 {
+				keep = 0
+			}
+			d[i] = math.Float32frombits(math.Float32bits(v) & keep)
+		}
+		return
+	}
+	d, s := as64(dst), as64(src)
+	for i, v := range s {
+		keep := ^uint64(0)
+		if v < 0 {
+			keep = 0
+		}
+		d[i] = math.Float64frombits(math.Float64bits(v) & keep)
 	}
 }
 

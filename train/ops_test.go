@@ -147,7 +147,7 @@ func TestConvMatchesDirect(t *testing.T) {
 			}
 		}
 		y := make([]float64, c.b*c.o*g.OH*g.OW)
-		convFwd(g, c.b, x, w, b, y, make([]float64, (g.colRows()+g.O)*convGroup(g)*g.colCols()), false)
+		convFwd(g, c.b, x, w, b, y, make([]float64, fwdBufLen(g)), false)
 		for n := 0; n < c.b; n++ {
 			for o := 0; o < c.o; o++ {
 				for i := 0; i < g.OH; i++ {

@@ -65,7 +65,7 @@ func TestConvSameOnAnyThreads(t *testing.T) {
 	// the one-goroutine functions
 	col := make([]float32, g.colRows()*g.colCols())
 	y := make([]float32, len(want[0]))
-	convFwd(g, 6, x.Float32s(), w.Float32s(), b.Float32s(), y, make([]float32, (g.colRows()+g.O)*convGroup(g)*g.colCols()), true)
+	convFwd(g, 6, x.Float32s(), w.Float32s(), b.Float32s(), y, make([]float32, fwdBufLen(g)), true)
 	// and image by image, one product each: grouping images in one
 	// product must not change the numbers
 	if convGroup(g) < 2 {
