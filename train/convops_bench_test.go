@@ -21,7 +21,7 @@ func BenchmarkConvOps(b *testing.B) {
 		return d
 	}
 	for _, c := range []struct {
-		name             string
+		name            string
 		c, h, o, k, pad int
 	}{
 		{"lenet5.conv1", 1, 28, 6, 5, 2},

@@ -527,12 +527,12 @@ func convGradWKernel[T float](op *convGradWOp, a *args[T]) error {
 		// rows: one range, so that the numbers do not depend on threads.
 		nw = 1
 	}
-	parallel(j, rows, nw, &op.wg)
+	parallel(j, g.C*g.KH, nw, &op.wg) // ranges of kernel rows (c, ki)
 	return nil
 }
 
-// convGradWJob is the kernel gradient Σ_images dz·colᵀ, split by kernel
-// columns (rows of col): each range unfolds its rows of every image and
+// convGradWJob is the kernel gradient Σ_images dz·col, split by kernel
+// rows (c, ki), KW columns of col each: each range unfolds its rows of every image and
 // sums their products image after image, so that each element of the
 // gradient is summed in the same order whatever the ranges.
 type convGradWJob[T float] struct {
@@ -544,23 +544,80 @@ type convGradWJob[T float] struct {
 
 func (j *convGradWJob[T]) runRange(wk, lo, hi int) {
 	g := j.g
-	col := scratch[T](&j.cols[wk], (hi-lo)*g.colCols())
-	convGradWRows(g, j.batch, j.x, j.dz, j.dw, col, lo, hi)
+	buf := scratch[T](&j.cols[wk], gradWBufLen(g, (hi-lo)*g.KW))
+	convGradWRows(g, j.batch, j.x, j.dz, j.dw, buf, lo, hi)
 }
 
-// convGradW is the kernel gradient on one goroutine.
-func convGradW[T float](g convGeom, batch int, x, dz, dw, col []T) {
-	convGradWRows(g, batch, x, dz, dw, col, 0, g.colRows())
+// gradWBufLen is the scratch convGradWRows needs for rows [r0, r0+n): the
+// transposed unfolded input, the columns past its end that the matrix
+// product reads (and drops), and a padded image.
+func gradWBufLen(g convGeom, n int) int {
+	return g.colCols()*n + 32 + g.padLen()
 }
 
-func convGradWRows[T float](g convGeom, batch int, x, dz, dw, col []T, r0, r1 int) {
+// convGradW is the kernel gradient on one goroutine; buf holds
+// gradWBufLen(g, g.colRows()) entries.
+func convGradW[T float](g convGeom, batch int, x, dz, dw, buf []T) {
+	convGradWRows(g, batch, x, dz, dw, buf, 0, g.C*g.KH)
+}
+
+// convGradWRows computes the columns of kernel rows [u0, u1) (columns
+// [u0·KW, u1·KW)) of the kernel gradient dw [O, C·KH·KW]: for each image,
+// dz [O, OH·OW] times the image's unfolded input transposed, colT [OH·OW,
+// (u1-u0)·KW], which im2colT writes row by row and the
+// product reads in place (the plain product dz·colᵀ had to transpose col
+// while packing it, which cost more than the product). Each entry is
+// summed over OH·OW in increasing order, images one after the other.
+func convGradWRows[T float](g convGeom, batch int, x, dz, dw, buf []T, u0, u1 int) {
 	in, out := g.C*g.H*g.W, g.O*g.OH*g.OW
-	hw, k := g.colCols(), g.colRows()
+	hw, k, n, r0 := g.colCols(), g.colRows(), (u1-u0)*g.KW, u0*g.KW
+	colT := buf[:hw*n+32]
+	xp := buf[len(buf)-g.padLen():]
 	var beta T
 	for i := 0; i < batch; i++ {
-		im2colRows(g, x[i*in:(i+1)*in], col, r0, r1)
-		gemm(false, true, g.O, r1-r0, hw, dz[i*out:(i+1)*out], hw, col, hw, beta, dw[r0:], k)
+		padImage(g, x[i*in:(i+1)*in], xp)
+		im2colT(g, xp, colT, u0, u1)
+		gemm(false, false, g.O, n, hw, dz[i*out:(i+1)*out], hw, colT, n, beta, dw[r0:], k)
 		beta = 1
+	}
+}
+
+// im2colT writes columns [u0·KW, u1·KW) of the unfolded input, transposed,
+// from the padded image xp: colT[p, r-u0·KW] = col[r, p], rows (u1-u0)·KW
+// apart. u counts kernel rows (c, ki): each is KW consecutive columns, one
+// run of xp.
+func im2colT[T float](g convGeom, xp, colT []T, u0, u1 int) {
+	hp, wp, kw := g.padH(), g.padW(), g.KW
+	n := (u1 - u0) * kw
+	off0 := (u0/g.KH*hp + u0%g.KH) * wp // xp offset of kernel row u0
+	ki0 := u0 % g.KH
+	skip := (hp - g.KH) * wp // from a channel's last kernel row to the next's first
+	p := 0
+	for oh := 0; oh < g.OH; oh++ {
+		for ow := 0; ow < g.OW; ow++ {
+			d := colT[p*n:][:n]
+			p++
+			src := xp[oh*g.Stride*wp+ow*g.Stride:]
+			off, ki := off0, ki0
+			for r := 0; r < n; r += kw {
+				s := src[off:]
+				switch kw {
+				case 3:
+					s, dd := s[:3:3], d[r:r+3:r+3]
+					dd[0], dd[1], dd[2] = s[0], s[1], s[2]
+				case 5:
+					s, dd := s[:5:5], d[r:r+5:r+5]
+					dd[0], dd[1], dd[2], dd[3], dd[4] = s[0], s[1], s[2], s[3], s[4]
+				default:
+					copy(d[r:r+kw], s)
+				}
+				off += wp
+				if ki++; ki == g.KH {
+					ki = 0
+					off += skip
+				}
+			}
+		}
 	}
 }
 

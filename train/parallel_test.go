@@ -93,7 +93,18 @@ func TestConvSameOnAnyThreads(t *testing.T) {
 		}
 	}
 	dw := make([]float32, len(want[1]))
-	convGradW(g, 6, x.Float32s(), dz.Float32s(), dw, col)
+	convGradW(g, 6, x.Float32s(), dz.Float32s(), dw, make([]float32, gradWBufLen(g, g.colRows())))
+	if ownKernel {
+		// the plain product dz·colᵀ, image after image: the same sums
+		ref := make([]float32, len(dw))
+		for i := 0; i < 6; i++ {
+			im2col(g, x.Float32s()[i*in:(i+1)*in], col)
+			gemm(false, true, g.O, g.colRows(), hw, dz.Float32s()[i*out:(i+1)*out], hw, col, hw, float32(min(i, 1)), ref, g.colRows())
+		}
+		if !slices.EqualFunc(dw, ref, func(a, b float32) bool { return math.Float32bits(a) == math.Float32bits(b) }) {
+			t.Error("the kernel gradient differs from dz·colᵀ summed image after image")
+		}
+	}
 	dx := make([]float32, len(want[2]))
 	convGradX(g, 6, dz.Float32s(), w.Float32s(), dx, col)
 	for i, s := range [][]float32{y, dw, dx} {

@@ -152,6 +152,10 @@ func packA(dst, a []float32, lda int, tA bool, ic, pc, mb, kb, mr int) {
 		out := dst[(p/mr)*kb*mr : (p/mr+1)*kb*mr]
 		rows := min(mr, mb-p)
 		if !tA {
+			if rows == mr && (mr == 6 || mr == 12) {
+				packRows(out, a[(ic+p)*lda+pc:], lda, kb, mr)
+				continue
+			}
 			if rows < mr {
 				clear(out) // one contiguous clear, not mr-rows strided ones
 			}
@@ -178,6 +182,32 @@ func packA(dst, a []float32, lda int, tA bool, ic, pc, mb, kb, mr int) {
 				}
 			}
 		}
+	}
+}
+
+// packRows packs a full panel of mr (6 or 12) rows of a plain a, lda
+// apart, kb columns each, into out [kb][mr]: column after column, so that
+// the writes are consecutive (the row-by-row loop wrote mr floats apart,
+// which cost more than the product when a's rows are long).
+func packRows(out, a []float32, lda, kb, mr int) {
+	var r [12][]float32
+	for i := 0; i < mr; i++ {
+		r[i] = a[i*lda : i*lda+kb]
+	}
+	if mr == 6 {
+		r0, r1, r2, r3, r4, r5 := r[0][:kb], r[1][:kb], r[2][:kb], r[3][:kb], r[4][:kb], r[5][:kb]
+		for l := 0; l < kb; l++ {
+			o := out[l*6 : l*6+6 : l*6+6]
+			o[0], o[1], o[2], o[3], o[4], o[5] = r0[l], r1[l], r2[l], r3[l], r4[l], r5[l]
+		}
+		return
+	}
+	r0, r1, r2, r3, r4, r5 := r[0][:kb], r[1][:kb], r[2][:kb], r[3][:kb], r[4][:kb], r[5][:kb]
+	r6, r7, r8, r9, r10, r11 := r[6][:kb], r[7][:kb], r[8][:kb], r[9][:kb], r[10][:kb], r[11][:kb]
+	for l := 0; l < kb; l++ {
+		o := out[l*12 : l*12+12 : l*12+12]
+		o[0], o[1], o[2], o[3], o[4], o[5] = r0[l], r1[l], r2[l], r3[l], r4[l], r5[l]
+		o[6], o[7], o[8], o[9], o[10], o[11] = r6[l], r7[l], r8[l], r9[l], r10[l], r11[l]
 	}
 }
 
