@@ -855,8 +855,13 @@ func maxPool[T float](x, y []T, arg []int32, planes, h, w, k int) {
 
 // maxPool2 is maxPool for 2×2 windows, unrolled: the same comparisons in
 // the same order (the window's entries row by row; the first largest wins,
-// a NaN wins over numbers).
+// a NaN wins over numbers). float32 goes to maxPool2F32, which has no
+// branch.
 func maxPool2[T float](x, y []T, arg []int32, planes, h, w int) {
+	if isF32[T]() {
+		maxPool2F32(as32(x), as32(y), arg, planes, h, w)
+		return
+	}
 	oh, ow := h/2, w/2
 	o := 0
 	for p := 0; p < planes; p++ {
@@ -882,6 +887,50 @@ func maxPool2[T float](x, y []T, arg []int32, planes, h, w int) {
 			o += ow
 		}
 	}
+}
+
+// maxPool2F32 is maxPool2 on float32 without a branch per entry (after a
+// ReLU a quarter to half of the windows tie or change their winner at
+// random, and the mispredicted branches cost more than the rest): v takes
+// the place of mx exactly when !(v <= mx) && mx == mx, which is maxPool's
+// v > mx || (v != v && mx == mx) (a NaN mx is never replaced; a NaN v
+// replaces a number), selected with masks.
+func maxPool2F32(x, y []float32, arg []int32, planes, h, w int) {
+	oh, ow := h/2, w/2
+	o := 0
+	for p := 0; p < planes; p++ {
+		base := p * h * w
+		for i := 0; i < oh; i++ {
+			r0 := base + 2*i*w
+			r1 := r0 + w
+			top, bot := x[r0:r0+2*ow], x[r1:r1+2*ow]
+			ys, as := y[o:o+ow], arg[o:o+ow]
+			for j := range ys {
+				mx := top[2*j]
+				best := int32(r0 + 2*j)
+				mx, best = takeIf(mx, best, top[2*j+1], int32(r0+2*j+1))
+				mx, best = takeIf(mx, best, bot[2*j], int32(r1+2*j))
+				mx, best = takeIf(mx, best, bot[2*j+1], int32(r1+2*j+1))
+				ys[j], as[j] = mx, best
+			}
+			o += ow
+		}
+	}
+}
+
+// takeIf returns (v, vi) if v wins over mx in maxPool's order, else (mx,
+// mi), without a branch.
+func takeIf(mx float32, mi int32, v float32, vi int32) (float32, int32) {
+	var gt, ord uint32
+	if !(v <= mx) {
+		gt = 1
+	}
+	if mx == mx {
+		ord = 1
+	}
+	m := -(gt & ord)
+	mb, vb := math.Float32bits(mx), math.Float32bits(v)
+	return math.Float32frombits(mb ^ (mb^vb)&m), mi ^ (mi^vi)&int32(m)
 }
 
 func (op *maxPoolOp) DiffWRT(inputs int) []bool { return []bool{true} }

@@ -227,12 +227,20 @@ func TestMaxPool2MatchesGeneric(t *testing.T) {
 		x[i] = float32(rng.IntN(4)) // many ties
 	}
 	x[5], x[20], x[21] = float32(math.NaN()), float32(math.NaN()), float32(math.Inf(1))
-	n := planes * (h / 2) * (w / 2)
+	// and a second set of planes of NaN, ±Inf, -0 and +0 in every order
+	special := []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.Copysign(0, -1)), 0, 1, -1}
+	for range 2 {
+		for i := 0; i < planes*h*w; i++ {
+			x = append(x, special[rng.IntN(len(special))])
+		}
+	}
+	const all = 3 * planes
+	n := all * (h / 2) * (w / 2)
 	y1, y2 := make([]float32, n), make([]float32, n)
 	a1, a2 := make([]int32, n), make([]int32, n)
-	maxPool2(x, y1, a1, planes, h, w)
+	maxPool2(x, y1, a1, all, h, w)
 	// maxPool sends k = 2 to maxPool2: compare with a copy of its generic loop
-	genericMaxPool(x, y2, a2, planes, h, w, 2)
+	genericMaxPool(x, y2, a2, all, h, w, 2)
 	if !slices.Equal(a1, a2) {
 		t.Errorf("argmax %v, generic %v", a1, a2)
 	}
