@@ -9,6 +9,7 @@ import (
 
 	"github.com/chewxy/hm"
 	"github.com/pkg/errors"
+	"github.com/shearsml/shears/train/internal/kernel"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -678,23 +679,82 @@ type convGradXJob[T float] struct {
 }
 
 func (j *convGradXJob[T]) runRange(wk, lo, hi int) {
-	col := scratch[T](&j.cols[wk], j.g.colRows()*j.g.colCols())
-	convGradXImages(j.g, lo, hi, j.dz, j.w, j.dx, col)
+	buf := scratch[T](&j.cols[wk], gradXBufLen(j.g))
+	convGradXImages(j.g, lo, hi, j.dz, j.w, j.dx, buf)
 }
 
-// convGradX is the input gradient on one goroutine.
-func convGradX[T float](g convGeom, batch int, dz, w, dx, col []T) {
-	convGradXImages(g, 0, batch, dz, w, dx, col)
+// gradXBufLen is the scratch convGradXImages needs: for stride 1, the
+// product and the gradient on the padded width (fwdCols columns) and a
+// padded image; else the unfolded matrix.
+func gradXBufLen(g convGeom) int {
+	if g.Stride == 1 {
+		return (g.colRows()+g.O)*g.fwdCols() + g.padLen()
+	}
+	return g.colRows() * g.colCols()
 }
 
-func convGradXImages[T float](g convGeom, lo, hi int, dz, w, dx, col []T) {
+// convGradX is the input gradient on one goroutine; buf holds
+// gradXBufLen(g) entries.
+func convGradX[T float](g convGeom, batch int, dz, w, dx, buf []T) {
+	convGradXImages(g, 0, batch, dz, w, dx, buf)
+}
+
+// convGradXImages computes the input gradients of images [lo, hi): col =
+// wᵀ·dz, then each row of col added back into the image (col2im). For
+// stride 1 the product is on the padded width, from dz with zero columns
+// in the dropped places, so that each row of col goes back in one run
+// into a padded image, which is then cropped: each entry receives the same
+// terms in the same order as from col2im (plus zeros: a -0 sum may become
+// +0).
+func convGradXImages[T float](g convGeom, lo, hi int, dz, w, dx, buf []T) {
 	in, out := g.C*g.H*g.W, g.O*g.OH*g.OW
-	hw, k := g.colCols(), g.colRows()
+	k := g.colRows()
+	if g.Stride != 1 {
+		hw := g.colCols()
+		col := buf[:k*hw]
+		for i := lo; i < hi; i++ {
+			gemm(true, false, k, hw, g.O, w, k, dz[i*out:(i+1)*out], hw, 0, col, hw)
+			dxi := dx[i*in : (i+1)*in]
+			clear(dxi)
+			col2im(g, col, dxi)
+		}
+		return
+	}
+	n, hp, wp, kk := g.fwdCols(), g.padH(), g.padW(), g.KH*g.KW
+	col, dzp, xp := buf[:k*n], buf[k*n:(k+g.O)*n], buf[(k+g.O)*n:][:g.padLen()]
+	clear(dzp) // the dropped columns stay zero
 	for i := lo; i < hi; i++ {
-		gemm(true, false, k, hw, g.O, w, k, dz[i*out:(i+1)*out], hw, 0, col, hw)
+		dzi := dz[i*out : (i+1)*out]
+		for o := 0; o < g.O; o++ {
+			for oh := 0; oh < g.OH; oh++ {
+				copy(dzp[o*n+oh*wp:][:g.OW], dzi[(o*g.OH+oh)*g.OW:][:g.OW])
+			}
+		}
+		gemm(true, false, k, n, g.O, w, k, dzp, n, 0, col, n)
+		clear(xp)
+		for r := 0; r < k; r++ {
+			c, ki, kj := r/kk, r%kk/g.KW, r%g.KW
+			addTo(xp[(c*hp+ki)*wp+kj:][:n], col[r*n:][:n])
+		}
 		dxi := dx[i*in : (i+1)*in]
-		clear(dxi)
-		col2im(g, col, dxi)
+		for c := 0; c < g.C; c++ {
+			for ih := 0; ih < g.H; ih++ {
+				copy(dxi[(c*g.H+ih)*g.W:][:g.W], xp[(c*hp+ih+g.Pad)*wp+g.Pad:][:g.W])
+			}
+		}
+	}
+}
+
+// addTo adds src to dst entry by entry (float32 with the AVX kernel: the
+// same sums).
+func addTo[T float](dst, src []T) {
+	if isF32[T]() {
+		kernel.AddF32(as32(dst), as32(src))
+		return
+	}
+	dst = dst[:len(src)]
+	for i, v := range src {
+		dst[i] += v
 	}
 }
 

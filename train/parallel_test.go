@@ -106,7 +106,22 @@ func TestConvSameOnAnyThreads(t *testing.T) {
 		}
 	}
 	dx := make([]float32, len(want[2]))
-	convGradX(g, 6, dz.Float32s(), w.Float32s(), dx, col)
+	convGradX(g, 6, dz.Float32s(), w.Float32s(), dx, make([]float32, gradXBufLen(g)))
+	if ownKernel {
+		// col2im(wᵀ·dz) image by image: the same terms in the same order
+		// (== and not bits: the padded product adds zeros, which may turn
+		// a -0 into +0)
+		for i := 0; i < 6; i++ {
+			gemm(true, false, g.colRows(), hw, g.O, w.Float32s(), g.colRows(), dz.Float32s()[i*out:(i+1)*out], hw, 0, col, hw)
+			ref := make([]float32, in)
+			col2im(g, col, ref)
+			for p, v := range ref {
+				if got := dx[i*in+p]; got != v && !(got != got && v != v) {
+					t.Fatalf("image %d, input gradient %d: %v, col2im gives %v", i, p, got, v)
+				}
+			}
+		}
+	}
 	for i, s := range [][]float32{y, dw, dx} {
 		if !slices.EqualFunc(s, want[i], func(a, b float32) bool { return math.Float32bits(a) == math.Float32bits(b) }) {
 			t.Errorf("output %d: the op on 1 thread differs from the one-goroutine function", i)

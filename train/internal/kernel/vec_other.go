@@ -1,0 +1,7 @@
+//go:build !amd64 || purego
+
+package kernel
+
+func addAVX2(dst, src *float32, n int) {
+	panic("kernel: no AVX2 add on this platform")
+}
