@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash"
 	"math"
+	"runtime"
 	"sync"
 	"unsafe"
 
@@ -583,6 +584,10 @@ func convGradWRows[T float](g convGeom, batch int, x, dz, dw, buf []T, u0, u1 in
 	}
 }
 
+// unalignedOK says whether loads and stores of 8 and 16 bytes may be
+// unaligned.
+const unalignedOK = runtime.GOARCH == "amd64" || runtime.GOARCH == "arm64"
+
 // im2colT writes columns [u0·KW, u1·KW) of the unfolded input, transposed,
 // from the padded image xp: colT[p, r-u0·KW] = col[r, p], rows (u1-u0)·KW
 // apart. u counts kernel rows (c, ki): each is KW consecutive columns, one
@@ -602,13 +607,17 @@ func im2colT[T float](g convGeom, xp, colT []T, u0, u1 int) {
 			off, ki := off0, ki0
 			for r := 0; r < n; r += kw {
 				s := src[off:]
-				switch kw {
-				case 3:
+				switch {
+				case kw == 3 && isF32[T]() && unalignedOK:
+					// two moves, not three (float32 only: 8 + 4 bytes)
 					s, dd := s[:3:3], d[r:r+3:r+3]
-					dd[0], dd[1], dd[2] = s[0], s[1], s[2]
-				case 5:
+					*(*uint64)(unsafe.Pointer(&dd[0])) = *(*uint64)(unsafe.Pointer(&s[0]))
+					dd[2] = s[2]
+				case kw == 5 && isF32[T]() && unalignedOK:
+					// 16 + 4 bytes
 					s, dd := s[:5:5], d[r:r+5:r+5]
-					dd[0], dd[1], dd[2], dd[3], dd[4] = s[0], s[1], s[2], s[3], s[4]
+					*(*[2]uint64)(unsafe.Pointer(&dd[0])) = *(*[2]uint64)(unsafe.Pointer(&s[0]))
+					dd[4] = s[4]
 				default:
 					copy(d[r:r+kw], s)
 				}
@@ -966,11 +975,10 @@ func maxPool2F32(x, y []float32, arg []int32, planes, h, w int) {
 			top, bot := x[r0:r0+2*ow], x[r1:r1+2*ow]
 			ys, as := y[o:o+ow], arg[o:o+ow]
 			for j := range ys {
-				mx := top[2*j]
-				best := int32(r0 + 2*j)
-				mx, best = takeIf(mx, best, top[2*j+1], int32(r0+2*j+1))
-				mx, best = takeIf(mx, best, bot[2*j], int32(r1+2*j))
-				mx, best = takeIf(mx, best, bot[2*j+1], int32(r1+2*j+1))
+				i0, i1 := int32(r0+2*j), int32(r1+2*j)
+				mx, best := takeIf(top[2*j], i0, top[2*j+1], i0+1)
+				mx, best = takeIf(mx, best, bot[2*j], i1)
+				mx, best = takeIf(mx, best, bot[2*j+1], i1+1)
 				ys[j], as[j] = mx, best
 			}
 			o += ow
