@@ -958,7 +958,8 @@ func maxPool2[T float](x, y []T, arg []int32, planes, h, w int) {
 	}
 }
 
-// maxPool2F32 is maxPool2 on float32 without a branch per entry (after a
+// maxPool2F32 is maxPool2 on float32: a row at a time with the AVX-512
+// kernel where it runs, else without a branch per entry (after a
 // ReLU a quarter to half of the windows tie or change their winner at
 // random, and the mispredicted branches cost more than the rest): v takes
 // the place of mx exactly when !(v <= mx) && mx == mx, which is maxPool's
@@ -974,6 +975,10 @@ func maxPool2F32(x, y []float32, arg []int32, planes, h, w int) {
 			r1 := r0 + w
 			top, bot := x[r0:r0+2*ow], x[r1:r1+2*ow]
 			ys, as := y[o:o+ow], arg[o:o+ow]
+			if kernel.MaxPool2Row(top, bot, ys, as, int32(r0), int32(w)) {
+				o += ow
+				continue
+			}
 			for j := range ys {
 				i0, i1 := int32(r0+2*j), int32(r1+2*j)
 				mx, best := takeIf(top[2*j], i0, top[2*j+1], i0+1)

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/shearsml/shears/prune"
+	"github.com/shearsml/shears/train/internal/kernel"
 
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -251,17 +252,22 @@ func TestMaxPool2MatchesGeneric(t *testing.T) {
 	}
 	const all = 3 * planes
 	n := all * (h / 2) * (w / 2)
-	y1, y2 := make([]float32, n), make([]float32, n)
-	a1, a2 := make([]int32, n), make([]int32, n)
-	maxPool2(x, y1, a1, all, h, w)
+	y2, a2 := make([]float32, n), make([]int32, n)
 	// maxPool sends k = 2 to maxPool2: compare with a copy of its generic loop
 	genericMaxPool(x, y2, a2, all, h, w, 2)
-	if !slices.Equal(a1, a2) {
-		t.Errorf("argmax %v, generic %v", a1, a2)
-	}
-	for i := range y1 {
-		if math.Float32bits(y1[i]) != math.Float32bits(y2[i]) {
-			t.Errorf("y[%d] = %v, generic %v", i, y1[i], y2[i])
+	// with the AVX-512 kernel (where there is one) and without
+	defer kernel.SetAVX512(kernel.SetAVX512(false))
+	for _, avx512 := range []bool{false, true} {
+		kernel.SetAVX512(avx512)
+		y1, a1 := make([]float32, n), make([]int32, n)
+		maxPool2(x, y1, a1, all, h, w)
+		if !slices.Equal(a1, a2) {
+			t.Errorf("AVX-512 %v: argmax %v, generic %v", avx512, a1, a2)
+		}
+		for i := range y1 {
+			if math.Float32bits(y1[i]) != math.Float32bits(y2[i]) {
+				t.Errorf("AVX-512 %v: y[%d] = %v, generic %v", avx512, i, y1[i], y2[i])
+			}
 		}
 	}
 }
