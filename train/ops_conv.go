@@ -770,6 +770,8 @@ func addTo[T float](dst, src []T) {
 // chanSumOp: sums [batch, c, h, w] over everything but the channel → [c].
 type chanSumOp struct {
 	opKit
+	job any // *chanSumJob[T]
+	wg  sync.WaitGroup
 }
 
 func (op *chanSumOp) Arity() int    { return 1 }
@@ -790,16 +792,35 @@ func (op *chanSumOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
 	return run(op, vals, chanSumKernel[float32], chanSumKernel[float64])
 }
 
-func chanSumKernel[T float](_ *chanSumOp, a *args[T]) error {
+func chanSumKernel[T float](op *chanSumOp, a *args[T]) error {
 	s := a.shape[0]
-	chanSum(a.in[0], a.out, s[0], s[1], s[2]*s[3])
+	j := jobOf[chanSumJob[T]](&op.job)
+	*j = chanSumJob[T]{dz: a.in[0], out: a.out, batch: s[0], c: s[1], hw: s[2] * s[3]}
+	parallel(j, s[1], workers(len(a.in[0]), minParallelElems), &op.wg)
 	return nil
 }
 
+// chanSumJob sums a range of channels (each channel's sum is the same
+// chain of additions whatever the ranges).
+type chanSumJob[T float] struct {
+	dz, out      []T
+	batch, c, hw int
+}
+
+func (j *chanSumJob[T]) runRange(_, lo, hi int) {
+	chanSumRange(j.dz, j.out, j.batch, j.c, j.hw, lo, hi)
+}
+
 func chanSum[T float](dz, out []T, batch, c, hw int) {
-	clear(out)
+	chanSumRange(dz, out, batch, c, hw, 0, c)
+}
+
+// chanSumRange sets out[j], lo ≤ j < hi, to the sum of channel j over the
+// batch: image after image, each image's plane summed first.
+func chanSumRange[T float](dz, out []T, batch, c, hw, lo, hi int) {
+	clear(out[lo:hi])
 	for i := 0; i < batch; i++ {
-		for j := 0; j < c; j++ {
+		for j := lo; j < hi; j++ {
 			var s T
 			for _, v := range dz[(i*c+j)*hw : (i*c+j+1)*hw] {
 				s += v

@@ -162,8 +162,8 @@ func TestIm2colRows(t *testing.T) {
 }
 
 // TestElementwiseSameOnAnyThreads checks that max pooling, its gradient,
-// the ReLU gradient and Adam, split over goroutines when large, give
-// bit-identical results on 1, 2 and 3 threads.
+// the ReLU gradient, the bias gradient (channel sums) and Adam, split over
+// goroutines when large, give bit-identical results on 1, 2 and 3 threads.
 func TestElementwiseSameOnAnyThreads(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 1))
 	rnd := func(s ...int) *tensor.Dense {
@@ -194,6 +194,10 @@ func TestElementwiseSameOnAnyThreads(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		db, err := (&chanSumOp{}).Do(x)
+		if err != nil {
+			t.Fatal(err)
+		}
 		w := w0.Clone().(*tensor.Dense)
 		st, err := Adam{}.NewState(paramsOf(w, g))
 		if err != nil {
@@ -205,7 +209,7 @@ func TestElementwiseSameOnAnyThreads(t *testing.T) {
 			}
 		}
 		return [][]float32{slices.Clone(y.(*tensor.Dense).Float32s()), slices.Clone(dx.(*tensor.Dense).Float32s()),
-			slices.Clone(dr.(*tensor.Dense).Float32s()), w.Float32s(), argFloats(pool.arg)}
+			slices.Clone(dr.(*tensor.Dense).Float32s()), w.Float32s(), argFloats(pool.arg), slices.Clone(db.(*tensor.Dense).Float32s())}
 	}
 	prev := runtime.GOMAXPROCS(1)
 	defer runtime.GOMAXPROCS(prev)
