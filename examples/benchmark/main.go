@@ -78,6 +78,7 @@ type options struct {
 	repeat   int     // pruning calls timed (the best counts)
 	seconds  float64 // length of one timed training repeat
 	trainRep int     // training repeats (the best counts)
+	rounds   int     // Go-then-PyTorch training measurements of each model and thread count
 	threads  []int   // thread counts measured
 	seed     uint64
 	python   string // interpreter; "" finds one
@@ -96,6 +97,7 @@ func parse(args []string, stderr io.Writer) (o options, code int, ok bool) {
 	fs.IntVar(&o.repeat, "repeat", 3, "pruning calls timed on each side, the best counts (PyTorch's script times one call from 100M on)")
 	fs.Float64Var(&o.seconds, "seconds", 3, "`seconds` of each timed training repeat")
 	fs.IntVar(&o.trainRep, "train-repeat", 3, "timed training repeats on each side, the best counts")
+	fs.IntVar(&o.rounds, "rounds", 1, "training measurements of each model and thread count, Go then PyTorch each time, one row each: the spread of the rates on a busy machine")
 	threads := fs.String("threads", "", "thread `counts` to measure, comma-separated (default: 1 and GOMAXPROCS)")
 	fs.Uint64Var(&o.seed, "seed", 1, "`seed` of the Go side's weights and data")
 	fs.StringVar(&o.python, "python", "", "Python `interpreter` with torch (default: the first of python3 on $PATH and /usr/bin/python3 that imports torch)")
@@ -126,6 +128,8 @@ func parse(args []string, stderr io.Writer) (o options, code int, ok bool) {
 		return bad("-repeat must be at least 1, not %d", o.repeat)
 	case o.trainRep < 1:
 		return bad("-train-repeat must be at least 1, not %d", o.trainRep)
+	case o.rounds < 1:
+		return bad("-rounds must be at least 1, not %d", o.rounds)
 	case !(o.seconds > 0 && o.seconds <= 600):
 		return bad("-seconds must be in (0, 600], not %v", o.seconds)
 	case o.only != "" && o.only != "prune" && o.only != "train":
@@ -519,42 +523,56 @@ var trainModels = map[string]trainModel{
 }
 
 func (b *bench) train(ctx context.Context) error {
-	const batch = 60
 	for _, name := range b.o.models {
 		tm := trainModels[name]
-		what := fmt.Sprintf("train %s step, float32, batch 60", tm.title)
-		for _, th := range b.o.threads {
-			rate, err := goTrainRate(ctx, tm, th, batch, b.o.seconds, b.o.trainRep, b.o.seed)
-			if err != nil {
+		for round := 1; round <= b.o.rounds; round++ {
+			if err := b.trainRound(ctx, name, tm, round); err != nil {
 				return err
 			}
-			b.stage("Go: %s training, float32, batch %d, GOMAXPROCS %d: %.1f samples/s (best of %d × %.3g s)", tm.title, batch, th, rate, b.o.trainRep, b.o.seconds)
-			r := row{what: what, threads: th, goV: rate, unit: "samples/s", perSecond: true}
-			if b.python != "" {
-				b.stage("PyTorch: the same step, %d thread(s), %d × %.3g s", th, b.o.trainRep, b.o.seconds)
-				out, err := b.script(ctx, "bench_torch_train.py", "--model", name, "--threads", strconv.Itoa(th), "--batch", strconv.Itoa(batch),
-					"--seconds", strconv.FormatFloat(b.o.seconds, 'g', -1, 64), "--repeat", strconv.Itoa(b.o.trainRep))
-				if err != nil {
-					b.rows = append(b.rows, r)
-					return err
-				}
-				m := trainLine.FindStringSubmatch(out)
-				if m == nil {
-					b.rows = append(b.rows, r)
-					return fmt.Errorf("benchmark: bench_torch_train.py printed no line like %q; its output:\n%s", "N thread(s), batch 60: best R samples/s", out)
-				}
-				if got, _ := strconv.Atoi(m[1]); got != th {
-					b.rows = append(b.rows, r)
-					return fmt.Errorf("benchmark: bench_torch_train.py ran on %d thread(s), not %d", got, th)
-				}
-				if !strings.Contains(out, "model="+name+",") || !strings.Contains(m[3], "foreach=True") || !strings.Contains(m[3], "flush_denormal=True") {
-					b.rows = append(b.rows, r)
-					return fmt.Errorf("benchmark: bench_torch_train.py did not run %s with foreach Adam and flushed denormals: %q", name, m[0])
-				}
-				r.pyV, _ = strconv.ParseFloat(m[4], 64)
-			}
-			b.rows = append(b.rows, r)
 		}
+	}
+	return nil
+}
+
+// trainRound measures one model on each thread count, Go then PyTorch, and
+// adds a row each.
+func (b *bench) trainRound(ctx context.Context, name string, tm trainModel, round int) error {
+	const batch = 60
+	what := fmt.Sprintf("train %s step, float32, batch 60", tm.title)
+	if b.o.rounds > 1 {
+		what += fmt.Sprintf(" (round %d)", round)
+	}
+	for _, th := range b.o.threads {
+		rate, err := goTrainRate(ctx, tm, th, batch, b.o.seconds, b.o.trainRep, b.o.seed)
+		if err != nil {
+			return err
+		}
+		b.stage("Go: %s training, float32, batch %d, GOMAXPROCS %d: %.1f samples/s (best of %d × %.3g s)", tm.title, batch, th, rate, b.o.trainRep, b.o.seconds)
+		r := row{what: what, threads: th, goV: rate, unit: "samples/s", perSecond: true}
+		if b.python != "" {
+			b.stage("PyTorch: the same step, %d thread(s), %d × %.3g s", th, b.o.trainRep, b.o.seconds)
+			out, err := b.script(ctx, "bench_torch_train.py", "--model", name, "--threads", strconv.Itoa(th), "--batch", strconv.Itoa(batch),
+				"--seconds", strconv.FormatFloat(b.o.seconds, 'g', -1, 64), "--repeat", strconv.Itoa(b.o.trainRep))
+			if err != nil {
+				b.rows = append(b.rows, r)
+				return err
+			}
+			m := trainLine.FindStringSubmatch(out)
+			if m == nil {
+				b.rows = append(b.rows, r)
+				return fmt.Errorf("benchmark: bench_torch_train.py printed no line like %q; its output:\n%s", "N thread(s), batch 60: best R samples/s", out)
+			}
+			if got, _ := strconv.Atoi(m[1]); got != th {
+				b.rows = append(b.rows, r)
+				return fmt.Errorf("benchmark: bench_torch_train.py ran on %d thread(s), not %d", got, th)
+			}
+			if !strings.Contains(out, "model="+name+",") || !strings.Contains(m[3], "foreach=True") || !strings.Contains(m[3], "flush_denormal=True") {
+				b.rows = append(b.rows, r)
+				return fmt.Errorf("benchmark: bench_torch_train.py did not run %s with foreach Adam and flushed denormals: %q", name, m[0])
+			}
+			r.pyV, _ = strconv.ParseFloat(m[4], 64)
+		}
+		b.rows = append(b.rows, r)
 	}
 	return nil
 }

@@ -34,6 +34,23 @@ func TestConvModelsGoOnly(t *testing.T) {
 	}
 }
 
+// -rounds measures each model again, one row a round.
+func TestRounds(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"-quick", "-torch=false", "-only", "train", "-models", "lenet5", "-threads", "1", "-seconds", "0.05", "-rounds", "2"}, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	for _, want := range []string{"train LeNet-5 step, float32, batch 60 (round 1)", "train LeNet-5 step, float32, batch 60 (round 2)"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("no %q in:\n%s", want, stdout.String())
+		}
+	}
+	if strings.Contains(stdout.String(), "(round 3)") {
+		t.Errorf("a third round in:\n%s", stdout.String())
+	}
+}
+
 // Without a Python that has torch, the Go figures are printed and the run
 // succeeds.
 func TestNoTorch(t *testing.T) {
@@ -109,6 +126,7 @@ func TestBadFlags(t *testing.T) {
 		{"-threads", "a"},
 		{"-repeat", "0"},
 		{"-train-repeat", "0"},
+		{"-rounds", "0"},
 		{"-seconds", "0"},
 		{"-only", "both"},
 		{"-models", "resnet"},
