@@ -224,6 +224,8 @@ type row struct {
 	what      string
 	threads   int
 	goV, pyV  float64 // 0: not measured
+	goCPU     float64 // training: samples per second of the process's CPU time (0: not measured)
+	pyCPU     float64
 	unit      string
 	perSecond bool // larger is faster
 }
@@ -502,7 +504,7 @@ func (b *bench) script(ctx context.Context, name string, args ...string) (string
 // trainLine matches the last line of bench_torch_train.py, e.g.
 // "pytorch 1.13.0 on AMD EPYC, model=conv2, 1 thread(s), batch 60,
 // foreach=True, flush_denormal=True: best 14.4 samples/s".
-var trainLine = regexp.MustCompile(`(\d+) thread\(s\), batch (\d+)((?:, [a-z_]+=\w+)*): best ([0-9.eE+-]+) samples/s`)
+var trainLine = regexp.MustCompile(`(\d+) thread\(s\), batch (\d+)((?:, [a-z_]+=\w+)*): best ([0-9.eE+-]+) samples/s(?:, ([0-9.eE+-]+) samples per CPU second)?`)
 
 // trainModel is a model both sides train: its PyTorch script name, title,
 // builder, input shape, and the warm-up steps and steps between clock reads
@@ -543,12 +545,12 @@ func (b *bench) trainRound(ctx context.Context, name string, tm trainModel, roun
 		what += fmt.Sprintf(" (round %d)", round)
 	}
 	for _, th := range b.o.threads {
-		rate, err := goTrainRate(ctx, tm, th, batch, b.o.seconds, b.o.trainRep, b.o.seed)
+		rate, cpuRate, err := goTrainRate(ctx, tm, th, batch, b.o.seconds, b.o.trainRep, b.o.seed)
 		if err != nil {
 			return err
 		}
-		b.stage("Go: %s training, float32, batch %d, GOMAXPROCS %d: %.1f samples/s (best of %d × %.3g s)", tm.title, batch, th, rate, b.o.trainRep, b.o.seconds)
-		r := row{what: what, threads: th, goV: rate, unit: "samples/s", perSecond: true}
+		b.stage("Go: %s training, float32, batch %d, GOMAXPROCS %d: %.1f samples/s, %.1f samples per CPU second (best of %d × %.3g s)", tm.title, batch, th, rate, cpuRate, b.o.trainRep, b.o.seconds)
+		r := row{what: what, threads: th, goV: rate, goCPU: cpuRate, unit: "samples/s", perSecond: true}
 		if b.python != "" {
 			b.stage("PyTorch: the same step, %d thread(s), %d × %.3g s", th, b.o.trainRep, b.o.seconds)
 			out, err := b.script(ctx, "bench_torch_train.py", "--model", name, "--threads", strconv.Itoa(th), "--batch", strconv.Itoa(batch),
@@ -571,6 +573,9 @@ func (b *bench) trainRound(ctx context.Context, name string, tm trainModel, roun
 				return fmt.Errorf("benchmark: bench_torch_train.py did not run %s with foreach Adam and flushed denormals: %q", name, m[0])
 			}
 			r.pyV, _ = strconv.ParseFloat(m[4], 64)
+			if m[5] != "" {
+				r.pyCPU, _ = strconv.ParseFloat(m[5], 64)
+			}
 		}
 		b.rows = append(b.rows, r)
 	}
@@ -579,8 +584,10 @@ func (b *bench) trainRound(ctx context.Context, name string, tm trainModel, roun
 
 // goTrainRate times training steps of tm on random inputs with GOMAXPROCS
 // set to threads: tm.warm warm-up steps, then repeat runs of about seconds
-// each; it returns the best rate in samples per second.
-func goTrainRate(ctx context.Context, tm trainModel, threads, batch int, seconds float64, repeat int, seed uint64) (float64, error) {
+// each; it returns the best rate in samples per second of wall time, and
+// the best in samples per second of the process's CPU time (0 where that
+// cannot be read), which a busy machine disturbs less.
+func goTrainRate(ctx context.Context, tm trainModel, threads, batch int, seconds float64, repeat int, seed uint64) (rate, cpuRate float64, err error) {
 	prev := runtime.GOMAXPROCS(threads)
 	defer runtime.GOMAXPROCS(prev)
 	train.SetBLASThreads(threads)
@@ -603,26 +610,28 @@ func goTrainRate(ctx context.Context, tm trainModel, threads, batch int, seconds
 	data := train.Splits{Train: synthetic(10 * batch), Test: synthetic(batch)}
 	m, err := tm.build(tm.shape, 10)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	w, err := train.NewWeights(m, tensor.Float32, rand.New(rand.NewPCG(seed, 0)))
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	const forever = 1 << 30
 	tr, err := train.NewTrainer(m, w, train.Config{Batch: batch, Iterations: forever, EvalEvery: forever, Seed: seed, Optimizer: train.Adam{LR: 1.2e-3}})
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer tr.Close()
 
 	// One hook, stopping Fit (train.ErrStop) after the warm-up and after
 	// each timed repeat; the evaluation Fit does when stopped is not timed.
 	var (
-		steps   int
-		t0      time.Time
-		elapsed float64
-		warm    = true
+		steps      int
+		t0         time.Time
+		c0         float64
+		elapsed    float64
+		cpuElapsed float64
+		warm       = true
 	)
 	tr.OnStep("timer", func(int) error {
 		steps++
@@ -634,26 +643,28 @@ func goTrainRate(ctx context.Context, tm trainModel, threads, batch int, seconds
 		}
 		if steps%tm.chunk == 0 {
 			if el := time.Since(t0).Seconds(); el >= seconds {
-				elapsed = el
+				elapsed, cpuElapsed = el, cpuSeconds()-c0
 				return train.ErrStop
 			}
 		}
 		return nil
 	})
 	if _, err := tr.Fit(ctx, data); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	warm = false
-	best := 0.0
 	for range repeat {
 		steps = 0
-		t0 = time.Now()
+		c0, t0 = cpuSeconds(), time.Now()
 		if _, err := tr.Fit(ctx, data); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
-		best = max(best, float64(steps*batch)/elapsed)
+		rate = max(rate, float64(steps*batch)/elapsed)
+		if c0 >= 0 && cpuElapsed > 0 {
+			cpuRate = max(cpuRate, float64(steps*batch)/cpuElapsed)
+		}
 	}
-	return best, nil
+	return rate, cpuRate, nil
 }
 
 // cpuName returns the CPU's model name from /proc/cpuinfo, or what is
@@ -687,7 +698,15 @@ func (b *bench) table() {
 	for _, r := range b.rows {
 		width = max(width, len(r.what))
 	}
-	fmt.Fprintf(tw, "%-*s\tthreads\tGo\tPyTorch\tratio\t\n", width, "what")
+	cpu := false
+	for _, r := range b.rows {
+		cpu = cpu || (r.goCPU > 0 && r.pyCPU > 0)
+	}
+	if cpu {
+		fmt.Fprintf(tw, "%-*s\tthreads\tGo\tPyTorch\tratio\tratio per CPU second\t\n", width, "what")
+	} else {
+		fmt.Fprintf(tw, "%-*s\tthreads\tGo\tPyTorch\tratio\t\n", width, "what")
+	}
 	for _, r := range b.rows {
 		py, ratio := "-", "-"
 		if r.pyV > 0 {
@@ -698,10 +717,21 @@ func (b *bench) table() {
 				ratio = fmt.Sprintf("%.2f×", r.pyV/r.goV)
 			}
 		}
+		if cpu {
+			cr := "-"
+			if r.goCPU > 0 && r.pyCPU > 0 {
+				cr = fmt.Sprintf("%.2f×", r.goCPU/r.pyCPU)
+			}
+			fmt.Fprintf(tw, "%-*s\t%d\t%s\t%s\t%s\t%s\t\n", width, r.what, r.threads, figure(r.goV, r.unit), py, ratio, cr)
+			continue
+		}
 		fmt.Fprintf(tw, "%-*s\t%d\t%s\t%s\t%s\t\n", width, r.what, r.threads, figure(r.goV, r.unit), py, ratio)
 	}
 	tw.Flush()
 	fmt.Fprintln(b.stdout, "\nThe machine may be shared and busy: compare the ratios, not the seconds.")
+	if cpu {
+		fmt.Fprintln(b.stdout, "The ratio per CPU second divides the samples by the CPU time each process used (user and system, all its threads) rather than the wall time: other programs on the cores disturb it less.")
+	}
 	// A PyTorch figure on more threads that is worse than on one thread
 	// says the cores were busy (its OpenMP threads wait for each other);
 	// the one-thread row is then the fair comparison.

@@ -75,8 +75,23 @@ func TestQuickWithTorch(t *testing.T) {
 	if strings.Contains(stdout.String(), "PyTorch: not available") {
 		t.Skip("PyTorch is not installed")
 	}
-	if n := strings.Count(stdout.String(), "×\n"); n != 2 {
-		t.Errorf("%d ratios, want 2:\n%s", n, stdout.String())
+	// a pruning row with its ratio, and a training row with its ratio and
+	// its ratio per CPU second
+	var rows, ratios int
+	for _, line := range strings.Split(stdout.String(), "\n") {
+		if strings.HasPrefix(line, "[") || strings.Contains(line, "|") {
+			continue // the stages' lines, not the table's
+		}
+		if n := strings.Count(line, "×"); n > 0 {
+			rows++
+			ratios += n
+		}
+	}
+	if rows != 2 || ratios != 3 {
+		t.Errorf("%d rows with %d ratios, want 2 with 3:\n%s", rows, ratios, stdout.String())
+	}
+	if !strings.Contains(stdout.String(), "ratio per CPU second") {
+		t.Errorf("no ratio per CPU second in:\n%s", stdout.String())
 	}
 }
 
@@ -86,8 +101,13 @@ func TestPythonOutputParsing(t *testing.T) {
 		t.Errorf("prune line: %q", m)
 	}
 	m = trainLine.FindStringSubmatch("pytorch 1.13.0a0 on AMD EPYC, model=conv2, 1 thread(s), batch 60, foreach=True, flush_denormal=True: best 14.4 samples/s")
-	if m == nil || m[1] != "1" || m[3] != ", foreach=True, flush_denormal=True" || m[4] != "14.4" {
+	if m == nil || m[1] != "1" || m[3] != ", foreach=True, flush_denormal=True" || m[4] != "14.4" || m[5] != "" {
 		t.Errorf("train line: %q", m)
+	}
+	// the script's line with the rate per CPU second
+	m = trainLine.FindStringSubmatch("pytorch 1.13.0a0 on AMD EPYC, model=lenet5, 1 thread(s), batch 60, foreach=True, flush_denormal=True: best 1607.8 samples/s, 6040.9 samples per CPU second")
+	if m == nil || m[4] != "1607.8" || m[5] != "6040.9" {
+		t.Errorf("train line with CPU time: %q", m)
 	}
 }
 
