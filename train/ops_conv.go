@@ -811,10 +811,6 @@ func (j *chanSumJob[T]) runRange(_, lo, hi int) {
 	chanSumRange(j.dz, j.out, j.batch, j.c, j.hw, lo, hi)
 }
 
-func chanSum[T float](dz, out []T, batch, c, hw int) {
-	chanSumRange(dz, out, batch, c, hw, 0, c)
-}
-
 // chanSumRange sets out[j], lo ≤ j < hi, to the sum of channel j over the
 // batch: image after image, each image's plane summed first.
 func chanSumRange[T float](dz, out []T, batch, c, hw, lo, hi int) {
