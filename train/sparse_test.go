@@ -271,3 +271,77 @@ func TestSparseSnapshot(t *testing.T) {
 		t.Errorf("dense and sparse optimizer states: %v", err)
 	}
 }
+
+// TestSparseGradients: with the sparse kernels, whose weight gradients a
+// training step keeps at the kept entries only (for the built-in
+// optimizers), Trainer.Gradients still returns whole gradient tensors, the
+// same bit for bit as with the dense kernels, and training after it goes on
+// as with the dense kernels; with SGD (no kept-only update) as well.
+func TestSparseGradients(t *testing.T) {
+	if !kernel.HasAVX2 || !isGonum(gorgonia.WhichBLAS()) {
+		t.Skip("the sparse kernels need the default build on an AVX2 CPU")
+	}
+	data, err := Load("digits", 180, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := LeNet300100(data.Train.Shape, data.Train.Classes)
+	for _, opt := range []Optimizer{Adam{}, SGD{LR: 0.05}, Momentum{}} {
+		var grads [][]prune.Param
+		var finals []*Weights
+		for _, k := range []Kernels{KernelsDense, KernelsSparse} {
+			w, err := NewWeights(m, tensor.Float32, rand.New(rand.NewPCG(5, 0)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr, err := NewTrainer(m, w, Config{Iterations: 40, Optimizer: opt, Kernels: k, Seed: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			params := w.Prunable()
+			ms := prune.NewMasks(params)
+			if err := (prune.Global{Scorer: prune.L1{}, Amount: prune.Fraction(0.93)}).Prune(ms, params); err != nil {
+				t.Fatal(err)
+			}
+			if err := tr.SetMasks(ms); err != nil {
+				t.Fatal(err)
+			}
+			if k == KernelsSparse && len(tr.SparseLayers()) == 0 {
+				t.Fatalf("%v: no layer runs sparse", opt)
+			}
+			if _, err := tr.Fit(context.Background(), data); err != nil {
+				t.Fatal(err)
+			}
+			g, err := tr.Gradients(data.Train, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			nonzero := false
+			for _, p := range g {
+				for _, v := range p.Grad.Float32s() {
+					nonzero = nonzero || v != 0
+				}
+			}
+			if !nonzero {
+				t.Fatalf("%v, %v: Gradients are all zero", opt, k)
+			}
+			if err := tr.SetIterations(80); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tr.Fit(context.Background(), data); err != nil {
+				t.Fatal(err)
+			}
+			grads = append(grads, g)
+			finals = append(finals, w)
+			tr.Close()
+		}
+		for i := range grads[0] {
+			if err := sameTensors([]*tensor.Dense{grads[0][i].Grad}, []*tensor.Dense{grads[1][i].Grad}); err != nil {
+				t.Errorf("%v: Gradients of %s: %v", opt, grads[0][i].Name, err)
+			}
+		}
+		if !finals[0].Equal(finals[1]) {
+			t.Errorf("%v: weights after Gradients differ between the kernels", opt)
+		}
+	}
+}

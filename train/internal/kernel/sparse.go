@@ -32,6 +32,10 @@ import (
 // A Pattern holds scratch buffers and is not safe for concurrent use. Its
 // kernels need AVX2 and FMA (HasAVX2); NewPattern fails without them.
 type Pattern struct {
+	// GradKeptOnly makes GradW ignore its dw argument: it computes the
+	// kept entries for KeptGrad only.
+	GradKeptOnly bool
+
 	k, n, kept int
 	nbk, nbn   int // blocks of kc over k (Forward) and over n (GradX)
 
@@ -52,10 +56,21 @@ type Pattern struct {
 	gIdx, gOff []int32
 
 	cVal, rVal []float32 // W's kept values in column and row order
-	xT, oT     []float32 // transposed input and output, lanes padded to 8
-	zT, gOut   []float32
-	acc        []float32
-	cleared    *float32 // GradW's last output, whose pruned entries are 0
+	// rPerm[t] is the column-order index of row-order entry t.
+	rPerm []int32
+	// valOf is the w whose kept values cVal holds (gathered by Forward or
+	// KeptValues), nil when they came from SetWeights; rOK says rVal holds
+	// the same values.
+	valOf *float32
+	rOK   bool
+	// grad is the kept entries of GradW's last result, in column order;
+	// gradOK says GradW has written it since the last KeptGrad.
+	grad     []float32
+	gradOK   bool
+	xT, oT   []float32 // transposed input and output, lanes padded to 8
+	zT, gOut []float32
+	acc      []float32
+	cleared  *float32 // GradW's last output, whose pruned entries are 0
 	// xTOf is the x that Forward last transposed into xT, with its batch;
 	// GradW reuses xT when it gets the same x (a training step's backward
 	// pass follows its forward pass), and forgets it.
@@ -124,6 +139,15 @@ func NewPattern(k, n int, keep func(i int) bool) (*Pattern, error) {
 		}
 	}
 	p.cPtr = append(p.cPtr, int32(p.kept))
+	// rPerm: row-order entry t is column j's entry fill[j]-colStart[j]...,
+	// in increasing row order within a column.
+	p.rPerm = make([]int32, p.kept)
+	copy(fill, colStart[:n])
+	for t := 0; t < p.kept; t++ {
+		j := p.rIdx[t]
+		p.rPerm[t] = fill[j]
+		fill[j]++
+	}
 	// Groups of 8 kept entries of a column for GradW, the last group of a
 	// column padded by repeating its last row, the groups padded to a
 	// multiple of 4 by repeating the first.
@@ -148,6 +172,7 @@ func NewPattern(k, n int, keep func(i int) bool) (*Pattern, error) {
 	p.cVal = make([]float32, p.kept)
 	p.rVal = make([]float32, p.kept)
 	p.gOut = make([]float32, len(p.grp)/10*8)
+	p.grad = make([]float32, p.kept)
 	return p, nil
 }
 
@@ -174,6 +199,45 @@ func (p *Pattern) SetWeights(w []float32) {
 	for t, o := range p.rOff {
 		p.rVal[t] = w[o]
 	}
+	p.valOf, p.rOK = nil, true
+}
+
+// gatherCols copies w's kept values into cVal.
+func (p *Pattern) gatherCols(w []float32) {
+	_ = w[p.k*p.n-1]
+	cv := p.cVal[:len(p.cOff)]
+	for t, o := range p.cOff {
+		cv[t] = w[o]
+	}
+	p.valOf, p.rOK = &w[0], false
+}
+
+// KeptOffsets returns the offsets in W (row-major) of the kept entries, in
+// the order of KeptValues and KeptGrad. The caller must not change it.
+func (p *Pattern) KeptOffsets() []int32 { return p.cOff }
+
+// KeptValues returns W's kept values in the order of KeptOffsets: the
+// pattern's own copy, read from w by the last Forward or KeptValues that got
+// w (or read now). The caller may change the values it returns, and then
+// must write them to w at KeptOffsets before the next call of a product
+// with w (an optimizer step: it updates the compact values and writes them
+// back).
+func (p *Pattern) KeptValues(w []float32) []float32 {
+	if p.valOf != &w[0] {
+		p.gatherCols(w)
+	}
+	p.rOK = false
+	return p.cVal
+}
+
+// KeptGrad returns the kept entries of the weight gradient the last GradW
+// computed, in the order of KeptOffsets, and true; or false when GradW has
+// not run since the last KeptGrad. The slice is the pattern's own buffer:
+// the caller may read and change it until the next GradW.
+func (p *Pattern) KeptGrad() ([]float32, bool) {
+	ok := p.gradOK
+	p.gradOK = false
+	return p.grad, ok
 }
 
 func grow(s []float32, n int) []float32 {
@@ -264,10 +328,7 @@ func (p *Pattern) Forward(y, x, w []float32, batch int) {
 	}
 	_, _ = y[batch*p.n-1], x[batch*p.k-1]
 	if w != nil {
-		_ = w[p.k*p.n-1]
-		for t, o := range p.cOff {
-			p.cVal[t] = w[o]
-		}
+		p.gatherCols(w)
 	}
 	ld := lanes(batch)
 	p.xT = grow(p.xT, p.k*ld)
@@ -311,17 +372,31 @@ func (p *Pattern) ForwardScatter(y, x []float32, batch int) {
 
 // GradX computes dx = dz·Wᵀ for dz [batch, n] and dx [batch, k], reading
 // W's kept values from w (or, when nil, from the last SetWeights): the
-// result of Sgemm(false, true, batch, k, n, dz, n, W, n, 0, dx, k).
+// result of Sgemm(false, true, batch, k, n, dz, n, W, n, 0, dx, k). When w is
+// the slice the last Forward (or KeptValues) got, GradX takes the values that
+// call read: the caller must not change w in between but through
+// KeptValues (a training step does not).
 func (p *Pattern) GradX(dx, dz, w []float32, batch int) {
 	if batch <= 0 {
 		return
 	}
 	_, _ = dx[batch*p.k-1], dz[batch*p.n-1]
-	if w != nil {
+	switch {
+	case w == nil:
+	case p.valOf == &w[0]:
+		if !p.rOK {
+			rv, cv := p.rVal[:len(p.rPerm)], p.cVal
+			for t, c := range p.rPerm {
+				rv[t] = cv[c]
+			}
+			p.rOK = true
+		}
+	default:
 		_ = w[p.k*p.n-1]
 		for t, o := range p.rOff {
 			p.rVal[t] = w[o]
 		}
+		p.rOK = false
 	}
 	ld := lanes(batch)
 	p.zT = grow(p.zT, p.n*ld)
@@ -334,12 +409,13 @@ func (p *Pattern) GradX(dx, dz, w []float32, batch int) {
 
 // GradW computes dw = xᵀ·dz at the kept entries, for x [batch, k], dz
 // [batch, n] and dw [k, n]: there, the result of
-// Sgemm(true, false, k, n, batch, x, k, dz, n, 0, dw, n). Pruned entries of
-// dw are set to zero; to save the time, dw is cleared only when it is not
-// the slice of the last call, so the caller must leave its pruned entries
-// at zero between calls. When x is the slice the last Forward got, GradW
-// takes its transposed copy from that call: the caller must not change x
-// in between (a training step does not).
+// Sgemm(true, false, k, n, batch, x, k, dz, n, 0, dw, n). It also keeps
+// those entries, for KeptGrad. Pruned entries of dw are set to zero; to save
+// the time, dw is cleared only when it is not the slice of the last call, so
+// the caller must leave its pruned entries at zero between calls. A nil dw
+// (or GradKeptOnly) computes the kept entries for KeptGrad only. When x is the slice the last
+// Forward got, GradW takes its transposed copy from that call: the caller
+// must not change x in between (a training step does not).
 //
 // Each kept entry is one FMA chain over the batch in increasing order (the
 // dense kernel's), eight entries of a column to a vector. The lanes past
@@ -347,14 +423,23 @@ func (p *Pattern) GradX(dx, dz, w []float32, batch int) {
 // +0, which changes a chain only from -0 to +0, and the sums are added to
 // an output that starts at +0, so the result is the same.
 func (p *Pattern) GradW(dw, x, dz []float32, batch int) {
-	_ = dw[p.k*p.n-1]
-	if &dw[0] != p.cleared {
-		clear(dw[:p.k*p.n])
-		p.cleared = &dw[0]
+	if p.GradKeptOnly {
+		dw = nil
 	}
+	if dw != nil {
+		_ = dw[p.k*p.n-1]
+		if &dw[0] != p.cleared {
+			clear(dw[:p.k*p.n])
+			p.cleared = &dw[0]
+		}
+	}
+	p.gradOK = true
 	if batch <= 0 || p.kept == 0 {
-		for _, o := range p.gOff {
-			dw[o] = 0
+		clear(p.grad)
+		if dw != nil {
+			for _, o := range p.gOff {
+				dw[o] = 0
+			}
 		}
 		return
 	}
@@ -364,15 +449,17 @@ func (p *Pattern) GradW(dw, x, dz []float32, batch int) {
 		// The byte offsets of the transposed operands would overflow
 		// int32: the dense kernel (the same sums), then the pruned
 		// entries zeroed.
-		Sgemm(true, false, p.k, p.n, batch, x, p.k, dz, p.n, 0, dw, p.n)
-		keep := make([]bool, p.k*p.n)
-		for _, o := range p.gOff {
-			keep[o] = true
+		full := dw
+		if full == nil {
+			full = make([]float32, p.k*p.n)
 		}
-		for i, k := range keep {
-			if !k {
-				dw[i] = 0
-			}
+		Sgemm(true, false, p.k, p.n, batch, x, p.k, dz, p.n, 0, full, p.n)
+		for t, o := range p.cOff {
+			p.grad[t] = full[o]
+		}
+		clear(full)
+		for t, o := range p.cOff {
+			full[o] = p.grad[t]
 		}
 		return
 	}
@@ -393,7 +480,13 @@ func (p *Pattern) GradW(dw, x, dz []float32, batch int) {
 	p.zT = grow(p.zT, p.n*ld)
 	transpose(p.zT, dz, batch, p.n, ld)
 	spGradT4(len(p.grp)/40, &p.grpLd[0], &p.xT[0], &p.zT[0], ld/8, &p.gOut[0])
-	for q, o := range p.gOff {
-		dw[o] = p.gOut[p.gIdx[q]]
+	g, out := p.grad[:len(p.gIdx)], p.gOut
+	for t, q := range p.gIdx {
+		g[t] = out[q]
+	}
+	if dw != nil {
+		for t, o := range p.gOff {
+			dw[o] = g[t]
+		}
 	}
 }

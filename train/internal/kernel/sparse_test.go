@@ -91,9 +91,44 @@ func TestPatternBitIdentical(t *testing.T) {
 				sameBits(t, "GradW", gotW, wantW)
 				p.GradW(gotW, x, dz, batch) // the second call does not clear
 				sameBits(t, "GradW again", gotW, wantW)
+				sameBits(t, "KeptGrad", keptGrad(t, p), gatherAt(wantW, p.KeptOffsets()))
+				p.GradW(nil, x, dz, batch)
+				sameBits(t, "KeptGrad without dw", keptGrad(t, p), gatherAt(wantW, p.KeptOffsets()))
+				if _, ok := p.KeptGrad(); ok {
+					t.Fatal("KeptGrad: a second call says the gradient is new")
+				}
+				// An optimizer step through KeptValues, then the
+				// products with the new weights.
+				p.Forward(append([]float32(nil), got...), x, w, batch)
+				vals := p.KeptValues(w)
+				sameBits(t, "KeptValues", vals, gatherAt(w, p.KeptOffsets()))
+				for q, o := range p.KeptOffsets() {
+					vals[q] *= 0.5
+					w[o] = vals[q]
+				}
+				Sgemm(false, true, batch, k, n, dz, n, w, n, 0, wantX, k)
+				p.GradX(gotX, dz, w, batch)
+				sameBits(t, "GradX after KeptValues", gotX, wantX)
 			}
 		}
 	}
+}
+
+func keptGrad(t *testing.T, p *Pattern) []float32 {
+	t.Helper()
+	g, ok := p.KeptGrad()
+	if !ok {
+		t.Fatal("KeptGrad: GradW's gradient is not marked new")
+	}
+	return g
+}
+
+func gatherAt(a []float32, off []int32) []float32 {
+	out := make([]float32, len(off))
+	for q, o := range off {
+		out[q] = a[o]
+	}
+	return out
 }
 
 func TestNewPatternRejects(t *testing.T) {
