@@ -354,7 +354,9 @@ func denseFwd[T float](x, w, b, y []T, batch, k, n int, relu bool) {
 		copy(y[i*n:(i+1)*n], b)
 	}
 	gemm(false, false, batch, n, k, x, k, w, n, 1, y, n)
-	if relu {
+	if relu && isF32[T]() {
+		kernel.ReLU(as32(y))
+	} else if relu {
 		for i, v := range y {
 			if v < 0 {
 				y[i] = 0
@@ -456,19 +458,10 @@ func reluGrad[T float](y, dy, out []T) {
 	}
 }
 
-// reluGrad32 is reluGrad without a branch (the signs of y are random, and
-// a mispredicted branch per entry cost more than the rest of the op).
-func reluGrad32(y, dy, out []float32) {
-	out = out[:len(y)]
-	dy = dy[:len(y)]
-	for i, v := range y {
-		keep := uint32(0)
-		if v > 0 {
-			keep = ^uint32(0)
-		}
-		out[i] = math.Float32frombits(math.Float32bits(dy[i]) & keep)
-	}
-}
+// reluGrad32 is reluGrad with the vector kernel (kernel.ReLUGrad: no
+// branch, whose misprediction on random signs cost more than the rest of
+// the op).
+func reluGrad32(y, dy, out []float32) { kernel.ReLUGrad(y, dy, out) }
 
 // matTNOp: xᵀ·dz, x [batch, ...] flattened to [batch, k], dz [batch, n] → [k, n].
 type matTNOp struct {
@@ -588,6 +581,10 @@ func colSumKernel[T float](_ *colSumOp, a *args[T]) error {
 }
 
 func colSum[T float](a, out []T, rows, n int) {
+	if isF32[T]() {
+		kernel.ColSum(as32(a), as32(out), rows, n)
+		return
+	}
 	clear(out)
 	for i := 0; i < rows; i++ {
 		row := a[i*n : (i+1)*n]

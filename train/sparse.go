@@ -2,7 +2,6 @@ package train
 
 import (
 	"fmt"
-	"math"
 
 	"github.com/shearsml/shears/prune"
 	"github.com/shearsml/shears/train/internal/kernel"
@@ -24,15 +23,7 @@ func sparseFwd(p *kernel.Pattern, x, w, b, y []float32, batch int, relu bool) {
 	}
 	p.Forward(y, x, w, batch)
 	if relu {
-		// y[i] = 0 where y[i] < 0, as denseFwd does (keeping -0 and
-		// NaN), without a branch: the signs of y are random.
-		for i, v := range y {
-			keep := ^uint32(0)
-			if v < 0 {
-				keep = 0
-			}
-			y[i] = math.Float32frombits(math.Float32bits(v) & keep)
-		}
+		kernel.ReLU(y) // as denseFwd: y < 0 becomes +0; -0 and NaN stay
 	}
 }
 

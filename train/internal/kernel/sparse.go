@@ -193,22 +193,15 @@ func lanes(batch int) int { return (batch + 7) &^ 7 }
 // caller that runs a fixed W many times (inference) gathers them once.
 func (p *Pattern) SetWeights(w []float32) {
 	_ = w[p.k*p.n-1]
-	for t, o := range p.cOff {
-		p.cVal[t] = w[o]
-	}
-	for t, o := range p.rOff {
-		p.rVal[t] = w[o]
-	}
+	gather(p.cVal, w, p.cOff)
+	gather(p.rVal, w, p.rOff)
 	p.valOf, p.rOK = nil, true
 }
 
 // gatherCols copies w's kept values into cVal.
 func (p *Pattern) gatherCols(w []float32) {
 	_ = w[p.k*p.n-1]
-	cv := p.cVal[:len(p.cOff)]
-	for t, o := range p.cOff {
-		cv[t] = w[o]
-	}
+	gather(p.cVal, w, p.cOff)
 	p.valOf, p.rOK = &w[0], false
 }
 
@@ -385,17 +378,12 @@ func (p *Pattern) GradX(dx, dz, w []float32, batch int) {
 	case w == nil:
 	case p.valOf == &w[0]:
 		if !p.rOK {
-			rv, cv := p.rVal[:len(p.rPerm)], p.cVal
-			for t, c := range p.rPerm {
-				rv[t] = cv[c]
-			}
+			gather(p.rVal, p.cVal, p.rPerm)
 			p.rOK = true
 		}
 	default:
 		_ = w[p.k*p.n-1]
-		for t, o := range p.rOff {
-			p.rVal[t] = w[o]
-		}
+		gather(p.rVal, w, p.rOff)
 		p.rOK = false
 	}
 	ld := lanes(batch)
@@ -480,10 +468,8 @@ func (p *Pattern) GradW(dw, x, dz []float32, batch int) {
 	p.zT = grow(p.zT, p.n*ld)
 	transpose(p.zT, dz, batch, p.n, ld)
 	spGradT4(len(p.grp)/40, &p.grpLd[0], &p.xT[0], &p.zT[0], ld/8, &p.gOut[0])
-	g, out := p.grad[:len(p.gIdx)], p.gOut
-	for t, q := range p.gIdx {
-		g[t] = out[q]
-	}
+	g := p.grad
+	gather(g, p.gOut, p.gIdx)
 	if dw != nil {
 		for t, o := range p.gOff {
 			dw[o] = g[t]

@@ -554,3 +554,116 @@ chunkT4:
 doneT4:
 	VZEROUPPER
 	RET
+
+// func gather8(n8 int, dst, src *float32, idx *int32)
+//
+// dst[i] = src[idx[i]] for i < 8·n8 (AVX2 gathers).
+TEXT ·gather8(SB), NOSPLIT, $0-32
+	MOVQ n8+0(FP), CX
+	MOVQ dst+8(FP), DI
+	MOVQ src+16(FP), SI
+	MOVQ idx+24(FP), DX
+	TESTQ CX, CX
+	JEQ  doneG8
+	VPCMPEQD Y15, Y15, Y15
+
+loopG8:
+	VMOVDQU (DX), Y1
+	VMOVDQA Y15, Y2
+	VXORPS Y0, Y0, Y0
+	VGATHERDPS Y2, (SI)(Y1*4), Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, DX
+	ADDQ $32, DI
+	DECQ CX
+	JNZ  loopG8
+	VZEROUPPER
+
+doneG8:
+	RET
+
+// func reluGrad8(n8 int, y, dy, out *float32)
+//
+// out[i] = dy[i] where y[i] > 0, +0 elsewhere (NaN: +0), for i < 8·n8.
+TEXT ·reluGrad8(SB), NOSPLIT, $0-32
+	MOVQ n8+0(FP), CX
+	MOVQ y+8(FP), SI
+	MOVQ dy+16(FP), DX
+	MOVQ out+24(FP), DI
+	TESTQ CX, CX
+	JEQ  doneRG
+	VXORPS Y15, Y15, Y15
+
+loopRG:
+	VMOVUPS (SI), Y0
+	VCMPPS $0x1e, Y15, Y0, Y1 // y > 0, ordered, quiet
+	VANDPS (DX), Y1, Y1
+	VMOVUPS Y1, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, DI
+	DECQ CX
+	JNZ  loopRG
+	VZEROUPPER
+
+doneRG:
+	RET
+
+// func relu8(n8 int, y *float32)
+//
+// y[i] = +0 where y[i] < 0 (-0 and NaN stay), for i < 8·n8.
+TEXT ·relu8(SB), NOSPLIT, $0-16
+	MOVQ n8+0(FP), CX
+	MOVQ y+8(FP), SI
+	TESTQ CX, CX
+	JEQ  doneR8
+	VXORPS Y15, Y15, Y15
+
+loopR8:
+	VMOVUPS (SI), Y0
+	VCMPPS $0x11, Y15, Y0, Y1 // y < 0, ordered, quiet
+	VANDNPS Y0, Y1, Y0
+	VMOVUPS Y0, (SI)
+	ADDQ $32, SI
+	DECQ CX
+	JNZ  loopR8
+	VZEROUPPER
+
+doneR8:
+	RET
+
+// func colSum8(rows, n8 int, a *float32, lda int, out *float32)
+//
+// out[j] = ((+0 + a[0][j]) + a[1][j]) + ... + a[rows-1][j] for j < 8·n8,
+// a's rows lda bytes apart.
+TEXT ·colSum8(SB), NOSPLIT, $0-40
+	MOVQ n8+8(FP), CX
+	MOVQ a+16(FP), SI
+	MOVQ lda+24(FP), R8
+	MOVQ out+32(FP), DI
+	TESTQ CX, CX
+	JEQ  doneCS
+
+colCS:
+	VXORPS Y0, Y0, Y0
+	MOVQ rows+0(FP), BX
+	MOVQ SI, AX
+	TESTQ BX, BX
+	JEQ  storeCS
+
+rowCS:
+	VADDPS (AX), Y0, Y0
+	ADDQ R8, AX
+	DECQ BX
+	JNZ  rowCS
+
+storeCS:
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNZ  colCS
+	VZEROUPPER
+
+doneCS:
+	RET
