@@ -17,11 +17,7 @@ import (
 // sparseFwd is Dense's forward pass with the sparse kernels: the bias, then
 // the kept weights' products in the dense kernel's order, then the ReLU.
 func sparseFwd(p *kernel.Pattern, x, w, b, y []float32, batch int, relu bool) {
-	n := p.Cols()
-	for i := 0; i < batch; i++ {
-		copy(y[i*n:(i+1)*n], b)
-	}
-	p.Forward(y, x, w, batch)
+	p.ForwardBias(y, x, w, b, batch)
 	if relu {
 		kernel.ReLU(y) // as denseFwd: y < 0 becomes +0; -0 and NaN stay
 	}

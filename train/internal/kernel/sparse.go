@@ -305,7 +305,11 @@ func runLanes(nout, nblk int, ptr, idx []int32, val, x, out []float32, ld int) {
 	}
 	c := 0
 	for ; c+64 <= ld; c += 64 {
-		spLanes64(nout, nblk, &ptr[0], pi, pv, &x[c], ld*4, &out[c], ld*4)
+		if useAVX512 {
+			spLanes64x512(nout, nblk, &ptr[0], pi, pv, &x[c], ld*4, &out[c], ld*4)
+		} else {
+			spLanes64(nout, nblk, &ptr[0], pi, pv, &x[c], ld*4, &out[c], ld*4)
+		}
 	}
 	for ; c < ld; c += 8 {
 		spLanes8(nout, nblk, &ptr[0], pi, pv, &x[c], ld*4, &out[c], ld*4)
@@ -316,6 +320,17 @@ func runLanes(nout, nblk int, ptr, idx []int32, val, x, out []float32, ld int) {
 // kept values from w (or, when w is nil, from the last SetWeights): the
 // result of Sgemm(false, false, batch, n, k, x, k, W, n, 1, y, n).
 func (p *Pattern) Forward(y, x, w []float32, batch int) {
+	p.forward(y, x, w, nil, batch)
+}
+
+// ForwardBias computes y = b + x·W, with the bias b [n] in every row of y:
+// Forward on a y holding the bias, without reading y.
+func (p *Pattern) ForwardBias(y, x, w, b []float32, batch int) {
+	_ = b[p.n-1]
+	p.forward(y, x, w, b, batch)
+}
+
+func (p *Pattern) forward(y, x, w, b []float32, batch int) {
 	if batch <= 0 {
 		return
 	}
@@ -328,7 +343,11 @@ func (p *Pattern) Forward(y, x, w []float32, batch int) {
 	p.oT = grow(p.oT, p.n*ld)
 	transpose(p.xT, x, batch, p.k, ld)
 	p.xTOf, p.xTBatch = &x[0], batch
-	transpose(p.oT, y, batch, p.n, ld)
+	if b != nil {
+		bcastRows(p.n, ld/8, &b[0], &p.oT[0])
+	} else {
+		transpose(p.oT, y, batch, p.n, ld)
+	}
 	runLanes(p.n, p.nbk, p.cPtr, p.cIdx, p.cVal, p.xT, p.oT, ld)
 	untranspose(y, p.oT, batch, p.n, ld)
 }

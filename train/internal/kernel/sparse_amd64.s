@@ -667,3 +667,93 @@ storeCS:
 
 doneCS:
 	RET
+
+// func spLanes64x512(nout, nblk int, ptr, idx *int32, val, x *float32, ldx int, out *float32, ldo int)
+//
+// spLanes64 with AVX-512: the same chains, four 16-lane vectors.
+TEXT ·spLanes64x512(SB), NOSPLIT, $0-72
+	MOVQ nout+0(FP), R11
+	MOVQ nblk+8(FP), R12
+	MOVQ ptr+16(FP), CX
+	MOVQ idx+24(FP), R14
+	MOVQ val+32(FP), SI
+	MOVQ x+40(FP), DI
+	MOVQ ldx+48(FP), R8
+	MOVQ out+56(FP), DX
+	MOVQ ldo+64(FP), R9
+	TESTQ R11, R11
+	JEQ  done512
+	MOVLQSX (CX), AX
+	ADDQ $4, CX
+
+out512:
+	MOVQ R12, R13
+
+blk512:
+	MOVLQSX (CX), BX
+	ADDQ $4, CX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	CMPQ AX, BX
+	JGE  add512
+
+chain512:
+	MOVLQSX (R14)(AX*4), R10
+	IMULQ R8, R10
+	ADDQ DI, R10
+	VBROADCASTSS (SI)(AX*4), Z8
+	VFMADD231PS 0(R10), Z8, Z0
+	VFMADD231PS 64(R10), Z8, Z1
+	VFMADD231PS 128(R10), Z8, Z2
+	VFMADD231PS 192(R10), Z8, Z3
+	INCQ AX
+	CMPQ AX, BX
+	JLT  chain512
+
+add512:
+	VADDPS 0(DX), Z0, Z0
+	VMOVUPS Z0, 0(DX)
+	VADDPS 64(DX), Z1, Z1
+	VMOVUPS Z1, 64(DX)
+	VADDPS 128(DX), Z2, Z2
+	VMOVUPS Z2, 128(DX)
+	VADDPS 192(DX), Z3, Z3
+	VMOVUPS Z3, 192(DX)
+	DECQ R13
+	JNZ  blk512
+	ADDQ R9, DX
+	DECQ R11
+	JNZ  out512
+
+done512:
+	VZEROUPPER
+	RET
+
+// func bcastRows(n, ld8 int, b, out *float32)
+//
+// out[j·8·ld8 + i] = b[j] for j < n, i < 8·ld8.
+TEXT ·bcastRows(SB), NOSPLIT, $0-32
+	MOVQ n+0(FP), CX
+	MOVQ b+16(FP), SI
+	MOVQ out+24(FP), DI
+	TESTQ CX, CX
+	JEQ  doneBR
+
+rowBR:
+	VBROADCASTSS (SI), Y0
+	MOVQ ld8+8(FP), BX
+
+laneBR:
+	VMOVUPS Y0, (DI)
+	ADDQ $32, DI
+	DECQ BX
+	JNZ  laneBR
+	ADDQ $4, SI
+	DECQ CX
+	JNZ  rowBR
+	VZEROUPPER
+
+doneBR:
+	RET

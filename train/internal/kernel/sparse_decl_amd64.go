@@ -28,3 +28,9 @@ func relu8(n8 int, y *float32)
 
 //go:noescape
 func colSum8(rows, n8 int, a *float32, lda int, out *float32)
+
+//go:noescape
+func spLanes64x512(nout, nblk int, ptr, idx *int32, val, x *float32, ldx int, out *float32, ldo int)
+
+//go:noescape
+func bcastRows(n, ld8 int, b, out *float32)

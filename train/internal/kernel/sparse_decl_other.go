@@ -41,3 +41,11 @@ func relu8(n8 int, y *float32) {
 func colSum8(rows, n8 int, a *float32, lda int, out *float32) {
 	panic("kernel: no sparse kernel on this platform")
 }
+
+func spLanes64x512(nout, nblk int, ptr, idx *int32, val, x *float32, ldx int, out *float32, ldo int) {
+	panic("kernel: no sparse kernel on this platform")
+}
+
+func bcastRows(n, ld8 int, b, out *float32) {
+	panic("kernel: no sparse kernel on this platform")
+}

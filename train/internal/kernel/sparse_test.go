@@ -33,11 +33,23 @@ func sameBits(t *testing.T, what string, got, want []float32) {
 
 // TestPatternBitIdentical compares every sparse product with Sgemm on the
 // masked dense matrix, bit for bit, over sizes that cross the 256-blocks of
-// the inner index and batches that cross the 8- and 64-lane chunks.
+// the inner index and batches that cross the 8- and 64-lane chunks, with
+// the AVX2 kernels and (where the CPU has them) the AVX-512 ones.
 func TestPatternBitIdentical(t *testing.T) {
 	if !HasAVX2 {
 		t.Skip("no AVX2/FMA")
 	}
+	defer SetAVX512(SetAVX512(false))
+	for _, on := range []bool{false, true} {
+		if on && !HasAVX512 {
+			continue
+		}
+		SetAVX512(on)
+		testPattern(t)
+	}
+}
+
+func testPattern(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	sizes := [][2]int{{784, 300}, {300, 100}, {100, 10}, {5, 3}, {257, 513}, {1, 1}}
 	for _, sz := range sizes {
@@ -69,6 +81,9 @@ func TestPatternBitIdentical(t *testing.T) {
 				Sgemm(false, false, batch, n, k, x, k, w, n, 1, want, n)
 				p.Forward(got, x, w, batch)
 				sameBits(t, "Forward", got, want)
+				got3 := randMatrix(rng, batch*n, false)
+				p.ForwardBias(got3, x, w, bias, batch)
+				sameBits(t, "ForwardBias", got3, want)
 				p.SetWeights(w)
 				p.ForwardScatter(got2, x, batch)
 				sameBits(t, "ForwardScatter", got2, want)
