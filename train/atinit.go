@@ -189,7 +189,7 @@ func SynFlowParams(m Model, w *Weights, masks *prune.Masks, input []int) (ps []p
 	if err != nil {
 		return nil, err
 	}
-	vm, err := compile(m, g, append(gorgonia.Nodes{x}, wn...), append(gorgonia.Nodes{r}, grads...))
+	vm, err := compile(m, append(gorgonia.Nodes{r}, grads...))
 	if err != nil {
 		return nil, err
 	}
@@ -197,7 +197,7 @@ func SynFlowParams(m Model, w *Weights, masks *prune.Masks, input []int) (ps []p
 	if err := vm.RunAll(); err != nil {
 		return nil, fmt.Errorf("train: SynFlowParams: %w", err)
 	}
-	rv, err := scalar(r.Value())
+	rv, err := scalar(vm.value(r))
 	if err != nil {
 		return nil, fmt.Errorf("train: SynFlowParams: R: %w", err)
 	}
@@ -208,9 +208,9 @@ func SynFlowParams(m Model, w *Weights, masks *prune.Masks, input []int) (ps []p
 		if !abs.prunable[i] {
 			continue
 		}
-		gd, ok := grads[i].Value().(*tensor.Dense)
+		gd, ok := vm.value(grads[i]).(*tensor.Dense)
 		if !ok || gd == nil || gd.Dtype() != dt || gd.RequiresIterator() {
-			return nil, fmt.Errorf("train: SynFlowParams: gradient of %q is %T, not a contiguous %v tensor", name, grads[i].Value(), dt)
+			return nil, fmt.Errorf("train: SynFlowParams: gradient of %q is %T, not a contiguous %v tensor", name, vm.value(grads[i]), dt)
 		}
 		ps = append(ps, prune.Param{Name: name, Value: abs.tensors[i], Grad: gd.Clone().(*tensor.Dense)})
 	}

@@ -148,7 +148,7 @@
 // Randomness comes only from explicit seeds: NewWeights' *rand.Rand and
 // Config.Seed. With the same seeds, the same model, data and Config give
 // bit-identical weights and results on a given machine and build. Each
-// Trainer owns its graphs and TapeMachines (closed by Close) and shares
+// Trainer owns its graphs and their tapes (closed by Close) and shares
 // nothing mutable with other trainers, so trainers in parallel goroutines
 // give exactly the results of sequential runs. A training's numbers do not
 // depend on GOMAXPROCS: ops that split their work over goroutines compute
@@ -160,8 +160,10 @@
 //
 // # Speed
 //
-// A training step runs one TapeMachine over a graph compiled once, with
-// only the nodes the loss and gradients need. The package's ops write into
+// A training step runs the ops of a graph ordered once, with only the nodes
+// the loss and gradients need, one after the other on the calling goroutine
+// (not Gorgonia's TapeMachine, whose RunAll hands the work to a second OS
+// thread and back on every call: about 500 µs a step on a virtual machine). The package's ops write into
 // buffers allocated on the first step; gradients are read in place; a batch
 // costs one copy into the input tensor; the optimizers update the tensors'
 // backing slices in place, Adam with an assembly kernel that flushes

@@ -76,7 +76,7 @@ func forward(m Model, g *gorgonia.ExprGraph, x *gorgonia.Node, w []*gorgonia.Nod
 }
 
 // trainGraph is the training graph: input, labels, weights, loss and
-// gradients, compiled to one TapeMachine.
+// gradients, ordered into one tape.
 type trainGraph struct {
 	shape   []int
 	batch   int
@@ -87,7 +87,7 @@ type trainGraph struct {
 	y64     []float64
 	loss    *gorgonia.Node
 	grads   []*gorgonia.Node
-	vm      gorgonia.VM
+	vm      *tape
 	dense   []denseRef    // the dense layers, for the sparse kernels
 	dropout *dropoutState // of the Dropout ops of the forward pass
 }
@@ -161,9 +161,8 @@ func buildTrainGraph(m Model, w *Weights, batch int, shape []int) (*trainGraph, 
 	if tg.grads, err = backprop(m, tg.loss, one, wn); err != nil {
 		return nil, err
 	}
-	inputs := append(gorgonia.Nodes{x, y}, wn...)
 	outputs := append(gorgonia.Nodes{tg.loss}, tg.grads...)
-	if tg.vm, err = compile(m, g, inputs, outputs); err != nil {
+	if tg.vm, err = compile(m, outputs); err != nil {
 		return nil, err
 	}
 	tg.dense = denseRefs(g, wn)
@@ -186,20 +185,15 @@ func backprop(m Model, loss, one *gorgonia.Node, wn []*gorgonia.Node) (grads gor
 	return grads, nil
 }
 
-// compile compiles only the part of g that outputs need (dropping, for
-// instance, the gradient of the input images that differentiation builds)
-// into a TapeMachine.
-func compile(m Model, g *gorgonia.ExprGraph, inputs, outputs gorgonia.Nodes) (vm gorgonia.VM, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			vm, err = nil, fmt.Errorf("train: model %q: compiling the graph panicked: %v", m.Name(), r)
-		}
-	}()
-	prog, locMap, err := gorgonia.CompileFunction(g, inputs, outputs)
+// compile orders only the part of the graph that outputs need (dropping,
+// for instance, the gradient of the input images that differentiation
+// builds) into a tape.
+func compile(m Model, outputs gorgonia.Nodes) (*tape, error) {
+	vm, err := newTape(outputs)
 	if err != nil {
 		return nil, fmt.Errorf("train: model %q: compile: %w", m.Name(), err)
 	}
-	return gorgonia.NewTapeMachine(g, gorgonia.WithPrecompiled(prog, locMap)), nil
+	return vm, nil
 }
 
 // evalGraph is a forward-only graph for one batch size.
@@ -208,7 +202,7 @@ type evalGraph struct {
 	classes int
 	in      graphInput
 	logits  *gorgonia.Node
-	vm      gorgonia.VM
+	vm      *tape
 	dense   []denseRef // the dense layers, for the sparse kernels
 }
 
@@ -254,7 +248,7 @@ func (t *Trainer) evalGraph(d *Dataset, size int) (*evalGraph, error) {
 	if d.Classes > eg.classes {
 		return nil, fmt.Errorf("train: data set %q has %d classes, model %q only %d outputs", d.Name, d.Classes, t.model.Name(), eg.classes)
 	}
-	if eg.vm, err = compile(t.model, g, append(gorgonia.Nodes{x}, wn...), gorgonia.Nodes{logits}); err != nil {
+	if eg.vm, err = compile(t.model, gorgonia.Nodes{logits}); err != nil {
 		return nil, err
 	}
 	eg.dense = denseRefs(g, wn)

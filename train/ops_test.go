@@ -21,14 +21,13 @@ func lossAndGrads(t *testing.T, tg *trainGraph, d *Dataset) (float64, [][]float6
 	if err := tg.vm.RunAll(); err != nil {
 		t.Fatal(err)
 	}
-	tg.vm.Reset()
-	loss, err := scalar(tg.loss.Value())
+	loss, err := scalar(tg.vm.value(tg.loss))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var gs [][]float64
 	for _, g := range tg.grads {
-		gd := g.Value().(*tensor.Dense)
+		gd := tg.vm.value(g).(*tensor.Dense)
 		out := make([]float64, gd.Shape().TotalSize())
 		if gd.Dtype() == tensor.Float32 {
 			for i, v := range floats[float32](gd) {

@@ -19,22 +19,13 @@ type Predictor struct {
 	classes int
 	in      graphInput
 	logits  *gorgonia.Node
-	vm      gorgonia.VM
+	vm      *tape
 	out     []float32
-	// direct: the graph's ops, in order, when all are train's own layers
-	// (which never change their inputs): they are called one after the
-	// other, without the TapeMachine's goroutine hand-off on every run.
-	direct []directStep
-	vals   []gorgonia.Value
-	xIdx   int  // the input's index in vals
-	view   bool // float32: run on the caller's slice itself, not a copy
-}
-
-// directStep calls op on vals[in...] and stores the result in vals[out].
-type directStep struct {
-	op  gorgonia.Op
-	in  []int
-	out int
+	x       *gorgonia.Node
+	// view: every op is one of train's layers, which only read their
+	// inputs, and the weights are float32: Run binds the caller's slice as
+	// the input instead of copying it.
+	view bool
 }
 
 // NewPredictor compiles m's forward pass with weights w for batches of batch
@@ -62,64 +53,17 @@ func NewPredictor(m Model, w *Weights, batch int, input []int) (*Predictor, erro
 	}
 	p.logits, p.classes = logits, logits.Shape()[1]
 	p.out = make([]float32, batch*p.classes)
-	if p.planDirect(logits, x) {
-		return p, nil
-	}
-	if p.vm, err = compile(m, g, append(gorgonia.Nodes{x}, wn...), gorgonia.Nodes{logits}); err != nil {
+	if p.vm, err = compile(m, gorgonia.Nodes{logits}); err != nil {
 		return nil, err
 	}
-	return p, nil
-}
-
-// planDirect plans the direct execution of the graph of logits, if every op
-// in it is one of train's layers; otherwise it reports false.
-func (p *Predictor) planDirect(logits, x *gorgonia.Node) bool {
-	idx := map[*gorgonia.Node]int{}
-	var steps []directStep
-	var vals []gorgonia.Value
-	var visit func(n *gorgonia.Node) bool
-	visit = func(n *gorgonia.Node) bool {
-		if _, ok := idx[n]; ok {
-			return true
-		}
-		if n.Op() == nil {
-			v := n.Value()
-			if v == nil {
-				return false
-			}
-			idx[n] = len(vals)
-			vals = append(vals, v)
-			return true
-		}
-		switch n.Op().(type) {
+	p.x, p.view = x, p.in.x32 != nil && p.vm.has(x) && p.vm.only(func(op gorgonia.Op) bool {
+		switch op.(type) {
 		case *denseOp, *convOp, *maxPoolOp:
-		default:
-			return false
+			return true
 		}
-		it := n.Graph().From(n.ID())
-		var in []int
-		for it.Next() {
-			c := it.Node().(*gorgonia.Node)
-			if !visit(c) {
-				return false
-			}
-			in = append(in, idx[c])
-		}
-		idx[n] = len(vals)
-		vals = append(vals, nil)
-		steps = append(steps, directStep{op: n.Op(), in: in, out: idx[n]})
-		return true
-	}
-	if !visit(logits) || len(steps) == 0 {
 		return false
-	}
-	i, ok := idx[x]
-	if !ok {
-		return false
-	}
-	p.direct, p.vals, p.xIdx = steps, vals, i
-	p.view = p.in.x32 != nil
-	return true
+	})
+	return p, nil
 }
 
 // Batch returns the batch size; Classes the number of logits per example.
@@ -133,37 +77,17 @@ func (p *Predictor) Run(x []float32) ([]float32, error) {
 	if len(x) != p.batch*p.in.f {
 		return nil, fmt.Errorf("train: Predictor.Run: %d values, want %d examples × %d", len(x), p.batch, p.in.f)
 	}
-	var zv gorgonia.Value
-	if p.direct != nil && p.view {
-		// train's layers only read their inputs: run on the caller's slice.
-		p.vals[p.xIdx] = tensor.New(tensor.WithShape(p.in.x.Shape()...), tensor.WithBacking(x))
+	if p.view {
+		p.vm.set(p.x, tensor.New(tensor.WithShape(p.in.x.Shape()...), tensor.WithBacking(x)))
 	} else {
 		for i := 0; i < p.batch; i++ {
 			p.in.setX(i, x[i*p.in.f:(i+1)*p.in.f])
 		}
 	}
-	if p.direct != nil {
-		var in [4]gorgonia.Value
-		for _, s := range p.direct {
-			args := in[:0]
-			for _, i := range s.in {
-				args = append(args, p.vals[i])
-			}
-			v, err := s.op.Do(args...)
-			if err != nil {
-				return nil, fmt.Errorf("train: model %q: %v: %w", p.model.Name(), s.op, err)
-			}
-			p.vals[s.out] = v
-		}
-		zv = p.vals[p.direct[len(p.direct)-1].out]
-	} else {
-		err := p.vm.RunAll()
-		p.vm.Reset()
-		if err != nil {
-			return nil, fmt.Errorf("train: model %q: %w", p.model.Name(), err)
-		}
-		zv = p.logits.Value()
+	if err := p.vm.RunAll(); err != nil {
+		return nil, fmt.Errorf("train: model %q: %w", p.model.Name(), err)
 	}
+	zv := p.vm.value(p.logits)
 	z, ok := zv.(*tensor.Dense)
 	if !ok || z == nil || z.RequiresIterator() {
 		return nil, fmt.Errorf("train: model %q: logits are %T, not a contiguous tensor", p.model.Name(), zv)
@@ -180,7 +104,6 @@ func (p *Predictor) Run(x []float32) ([]float32, error) {
 
 // Close releases the compiled graph.
 func (p *Predictor) Close() error {
-	p.direct, p.vals = nil, nil
 	if p.vm == nil {
 		return nil
 	}

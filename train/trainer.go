@@ -151,7 +151,7 @@ func (e *NonFiniteLossError) Error() string {
 func (e *NonFiniteLossError) Is(target error) bool { return target == ErrNonFinite }
 
 // Trainer trains one Weights of one Model with softmax cross-entropy. It owns
-// its Gorgonia graphs and TapeMachines (one for training, one per evaluation
+// its Gorgonia graphs and their tapes (one for training, one per evaluation
 // batch size) and releases them in Close. A Trainer is not safe for
 // concurrent use, but trainers share nothing: several may run in parallel
 // goroutines, each giving exactly the results it gives alone.
@@ -554,11 +554,10 @@ func (t *Trainer) trainStep(d *Dataset) (float64, error) {
 	t.fillBatch(d, tg)
 	tg.dropout.seed, tg.dropout.step, tg.dropout.active = t.cfg.Seed, t.step, true
 	err := tg.vm.RunAll()
-	tg.vm.Reset()
 	if err != nil {
 		return 0, fmt.Errorf("train: step %d: %w", t.step, err)
 	}
-	loss, err := scalar(tg.loss.Value())
+	loss, err := scalar(tg.vm.value(tg.loss))
 	if err != nil {
 		return 0, fmt.Errorf("train: step %d: loss: %w", t.step, err)
 	}
@@ -566,9 +565,9 @@ func (t *Trainer) trainStep(d *Dataset) (float64, error) {
 		return loss, &NonFiniteLossError{Step: t.step, Loss: loss}
 	}
 	for i, g := range tg.grads {
-		gd, ok := g.Value().(*tensor.Dense)
+		gd, ok := tg.vm.value(g).(*tensor.Dense)
 		if !ok || gd == nil || gd.Dtype() != t.w.dtype || gd.RequiresIterator() {
-			return 0, fmt.Errorf("train: step %d: gradient of %q is %T, not a contiguous %v tensor", t.step, t.params[i].Name, g.Value(), t.w.dtype)
+			return 0, fmt.Errorf("train: step %d: gradient of %q is %T, not a contiguous %v tensor", t.step, t.params[i].Name, tg.vm.value(g), t.w.dtype)
 		}
 		t.params[i].Grad = gd
 	}
@@ -679,13 +678,12 @@ func (t *Trainer) evaluate(d *Dataset) (loss, accuracy float64, err error) {
 			eg.setRow(i, d.X[(start+i)*f:(start+i+1)*f])
 		}
 		err = eg.vm.RunAll()
-		eg.vm.Reset()
 		if err != nil {
 			return 0, 0, fmt.Errorf("train: evaluate %q: %w", d.Name, err)
 		}
-		z, ok := eg.logits.Value().(*tensor.Dense)
+		z, ok := eg.vm.value(eg.logits).(*tensor.Dense)
 		if !ok || z == nil || z.RequiresIterator() {
-			return 0, 0, fmt.Errorf("train: evaluate %q: logits are %T, not a contiguous tensor", d.Name, eg.logits.Value())
+			return 0, 0, fmt.Errorf("train: evaluate %q: logits are %T, not a contiguous tensor", d.Name, eg.vm.value(eg.logits))
 		}
 		var s float64
 		var c int
@@ -785,17 +783,16 @@ func (t *Trainer) Gradients(d *Dataset, batches int) ([]prune.Param, error) {
 		t.fillBatch(d, tg)
 		tg.dropout.active = false // scores see the whole network
 		err := tg.vm.RunAll()
-		tg.vm.Reset()
 		if err != nil {
 			return nil, fmt.Errorf("train: Gradients: batch %d: %w", b, err)
 		}
-		if loss, err := scalar(tg.loss.Value()); err != nil {
+		if loss, err := scalar(tg.vm.value(tg.loss)); err != nil {
 			return nil, fmt.Errorf("train: Gradients: loss: %w", err)
 		} else if math.IsNaN(loss) || math.IsInf(loss, 0) {
 			return nil, &NonFiniteLossError{Step: t.step, Loss: loss}
 		}
 		for i, p := range pr {
-			g, ok := tg.grads[t.w.index[p.Name]].Value().(*tensor.Dense)
+			g, ok := tg.vm.value(tg.grads[t.w.index[p.Name]]).(*tensor.Dense)
 			if !ok || g == nil || g.Dtype() != t.w.dtype || g.RequiresIterator() {
 				return nil, fmt.Errorf("train: Gradients: gradient of %q is not a contiguous %v tensor", p.Name, t.w.dtype)
 			}
