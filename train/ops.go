@@ -740,6 +740,8 @@ func xentGradKernel[T float](_ *xentGradOp, a *args[T]) error {
 
 func xentGrad[T float](z, y, out []T, batch, classes int, g float64) error {
 	scale := g / float64(batch)
+	var buf [16]float64
+	ex := buf[:]
 	for i := 0; i < batch; i++ {
 		c, err := label(y[i], classes)
 		if err != nil {
@@ -751,13 +753,19 @@ func xentGrad[T float](z, y, out []T, batch, classes int, g float64) error {
 		for _, v := range row {
 			mx = max(mx, float64(v))
 		}
+		// each exponential computed once, kept in float64
 		sum := 0.0
-		for _, v := range row {
-			sum += math.Exp(float64(v) - mx)
+		if len(ex) < classes {
+			ex = make([]float64, classes)
+		}
+		for j, v := range row {
+			e := math.Exp(float64(v) - mx)
+			ex[j] = e
+			sum += e
 		}
 		inv := scale / sum
-		for j, v := range row {
-			o[j] = T(math.Exp(float64(v)-mx) * inv)
+		for j := range row {
+			o[j] = T(ex[j] * inv)
 		}
 		o[c] -= T(scale)
 	}
