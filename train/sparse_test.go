@@ -345,3 +345,55 @@ func TestSparseGradients(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkLotteryLevels times a LeNet-300-100 training step (batch 60,
+// Adam, one thread) at each level of the README's Fashion-MNIST lottery
+// protocol (layer-wise magnitude pruning: 20% of each hidden layer and 10% of
+// the output layer per level), with KernelsAuto and KernelsDense: the
+// per-level arithmetic behind a whole lottery run's speed-up.
+func BenchmarkLotteryLevels(b *testing.B) {
+	d := synthetic(600, []int{1, 28, 28}, 10, 1)
+	m, err := LeNet300100(d.Shape, 10)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for level := 0; level <= 12; level++ {
+		for _, k := range []Kernels{KernelsAuto, KernelsDense} {
+			b.Run(fmt.Sprintf("level=%d/%v", level, k), func(b *testing.B) {
+				w, err := NewWeights(m, tensor.Float32, rand.New(rand.NewPCG(1, 0)))
+				if err != nil {
+					b.Fatal(err)
+				}
+				t, err := NewTrainer(m, w, Config{Batch: 60, Optimizer: Adam{LR: 1.2e-3}, Kernels: k})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer t.Close()
+				if level > 0 {
+					params := w.Prunable()
+					ms := prune.NewMasks(params)
+					hidden := prune.Fraction(1 - math.Pow(0.8, float64(level)))
+					amounts := map[string]prune.Amount{"fc1.w": hidden, "fc2.w": hidden, "fc3.w": prune.Fraction(1 - math.Pow(0.9, float64(level)))}
+					if err := (prune.Layerwise{Scorer: prune.L1{}, Amounts: amounts}).Prune(ms, params); err != nil {
+						b.Fatal(err)
+					}
+					if err := t.SetMasks(ms); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := t.ensureTrainGraph(d); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := t.trainStep(d); err != nil {
+					b.Fatal(err)
+				}
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					if _, err := t.trainStep(d); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
