@@ -70,13 +70,22 @@ type Pattern struct {
 	xT, oT   []float32 // transposed input and output, lanes padded to 8
 	zT, gOut []float32
 	acc      []float32
-	cleared  *float32 // GradW's last output, whose pruned entries are 0
+	full     []float32 // GradW's dense result when it runs Sgemm
+	cleared  *float32  // GradW's last output, whose pruned entries are 0
 	// xTOf is the x that Forward last transposed into xT, with its batch;
 	// GradW reuses xT when it gets the same x (a training step's backward
 	// pass follows its forward pass), and forgets it.
 	xTOf    *float32
 	xTBatch int
 }
+
+// gradWDenseAbove is the density above which GradW runs Sgemm and takes
+// the kept entries from its result: a weight gradient costs about 7 times
+// as much per kept entry with the sparse kernel (an 8×8 transpose for every
+// 64 products) as per entry with Sgemm, and BenchmarkStepProducts-style
+// measurements of LeNet-300-100's layers at batch 60 (AMD EPYC, AVX-512)
+// break even between 12% and 20%.
+const gradWDenseAbove = 0.15
 
 // MaxPatternSize bounds k·n: offsets are int32.
 const MaxPatternSize = math.MaxInt32
@@ -452,22 +461,24 @@ func (p *Pattern) GradW(dw, x, dz []float32, batch int) {
 	}
 	_, _ = x[batch*p.k-1], dz[batch*p.n-1]
 	ld := lanes(batch)
-	if p.k*ld > MaxPatternSize/4 || p.n*ld > MaxPatternSize/4 {
-		// The byte offsets of the transposed operands would overflow
-		// int32: the dense kernel (the same sums), then the pruned
-		// entries zeroed.
+	if float64(p.kept) > gradWDenseAbove*float64(p.k*p.n) || p.k*ld > MaxPatternSize/4 || p.n*ld > MaxPatternSize/4 {
+		// The dense kernel (the same sums) is faster, or the byte
+		// offsets of the transposed operands would overflow int32:
+		// Sgemm, then the kept entries taken and the pruned ones zeroed.
 		full := dw
 		if full == nil {
-			full = make([]float32, p.k*p.n)
+			p.full = grow(p.full, p.k*p.n)
+			full = p.full
 		}
 		Sgemm(true, false, p.k, p.n, batch, x, p.k, dz, p.n, 0, full, p.n)
-		for t, o := range p.cOff {
-			p.grad[t] = full[o]
+		gather(p.grad, full, p.cOff)
+		if dw != nil {
+			clear(dw)
+			for t, o := range p.cOff {
+				dw[o] = p.grad[t]
+			}
 		}
-		clear(full)
-		for t, o := range p.cOff {
-			full[o] = p.grad[t]
-		}
+		p.xTOf = nil
 		return
 	}
 	if ld != p.ld {
