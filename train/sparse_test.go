@@ -350,7 +350,9 @@ func TestSparseGradients(t *testing.T) {
 // Adam, one thread) at each level of the README's Fashion-MNIST lottery
 // protocol (layer-wise magnitude pruning: 20% of each hidden layer and 10% of
 // the output layer per level), with KernelsAuto and KernelsDense: the
-// per-level arithmetic behind a whole lottery run's speed-up.
+// per-level arithmetic behind a whole lottery run's speed-up; and with
+// KernelsSparse, which runs every masked layer sparse, for the break-even
+// density that SparseThreshold is set from.
 func BenchmarkLotteryLevels(b *testing.B) {
 	d := synthetic(600, []int{1, 28, 28}, 10, 1)
 	m, err := LeNet300100(d.Shape, 10)
@@ -358,7 +360,10 @@ func BenchmarkLotteryLevels(b *testing.B) {
 		b.Fatal(err)
 	}
 	for level := 0; level <= 12; level++ {
-		for _, k := range []Kernels{KernelsAuto, KernelsDense} {
+		for _, k := range []Kernels{KernelsAuto, KernelsDense, KernelsSparse} {
+			if level == 0 && k == KernelsSparse {
+				continue // no masks: dense
+			}
 			b.Run(fmt.Sprintf("level=%d/%v", level, k), func(b *testing.B) {
 				w, err := NewWeights(m, tensor.Float32, rand.New(rand.NewPCG(1, 0)))
 				if err != nil {
