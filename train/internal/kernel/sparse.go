@@ -29,6 +29,13 @@ import (
 // are the other exception: Inf·0 is NaN in the dense product and absent in
 // the sparse one.
 //
+// Forward and GradX run on 64 lanes of the batch at a time (AVX-512 when
+// the CPU has it, AVX2 otherwise: the same chains); GradW on groups of 8
+// kept entries of a column, or with Sgemm itself above gradWDenseAbove kept.
+// An optimizer step works on compact arrays in the order of KeptOffsets:
+// the kept weights (KeptValues), the kept gradient (KeptGrad; with
+// GradKeptOnly, GradW writes nothing else), its own state.
+//
 // A Pattern holds scratch buffers and is not safe for concurrent use. Its
 // kernels need AVX2 and FMA (HasAVX2); NewPattern fails without them.
 type Pattern struct {
