@@ -177,13 +177,10 @@ func sparseSteps(ctx context.Context, o options, rep *report, m train.Model, w *
 	}
 	sr := &sparseReport{Source: sm.label}
 	sr.ParamsKept = int64(sm.masks.Kept())
-	dl, err := train.DenseLayers(sm.m, data.Train.Shape)
-	if err != nil {
-		return err
-	}
+	layers := auto.Layers()
 	for i, s := range auto.Sparse() {
 		if s {
-			sr.SparseLayers = append(sr.SparseLayers, dl[i].Weight)
+			sr.SparseLayers = append(sr.SparseLayers, layers[i].Weight)
 		}
 	}
 	if sr.TestAccuracy, err = auto.Accuracy(data.Test, 60); err != nil {

@@ -3,7 +3,6 @@ package infer
 import (
 	"errors"
 	"fmt"
-	"math"
 
 	"github.com/shearsml/shears/prune"
 	"github.com/shearsml/shears/train"
@@ -11,38 +10,60 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// Layer is one dense layer given by its values: y = x·W + b, then a ReLU
-// when ReLU is set. W is In×Out, row-major (Gorgonia's x·W layout), B has
-// Out values, and Keep, when not nil, marks the kept entries of W (pruned
-// entries are treated as zero whatever W holds there).
+// Layer is one layer of a chain (see train.Chain) with its values. For a
+// dense layer (Kind train.LayerDense, the zero value) W is In×Out,
+// row-major (Gorgonia's x·W layout); for a conv layer W is [Out, In, KH,
+// KW] (the layout of the model's param); B has Out values. Keep, when not
+// nil, marks the kept entries of W (pruned entries are treated as zero
+// whatever W holds there). Max-pool and flatten layers have no values.
 type Layer struct {
-	In, Out int
-	ReLU    bool
-	W, B    []float32
-	Keep    []bool
+	train.ChainLayer
+	W, B []float32
+	Keep []bool
 }
 
-// Engine runs a chain of dense layers. It keeps its own copy of the
-// weights, so later changes to the caller's values do not show. An Engine
-// is not safe for concurrent use; give each goroutine its own.
+// Engine runs a chain of dense, conv, max-pool and flatten layers on
+// examples held as [C, H, W] images (row-major, the dataset's order) or
+// feature vectors. It keeps its own copy of the weights, so later changes
+// to the caller's values do not show. An Engine is not safe for concurrent
+// use; give each goroutine its own.
 type Engine struct {
 	layers []layer
 	buf    [2][]float32
-	batch  int // the largest batch the buffers hold
+	col    []float32 // a conv layer's unfolded input, chunkRows·K at most
+	acc    []float32 // a conv layer's output before it is laid out as images
+	batch  int       // the largest batch the buffers hold
 }
 
 type layer struct {
-	in, out int
-	relu    bool
-	w, b    []float32       // w nil when sparse
-	p       *kernel.Pattern // nil when dense
-	kept    int
+	train.ChainLayer
+	w, b []float32       // dense: w [In, Out]; conv: w [K, Out] (K = In·KH·KW); w nil when sparse
+	p    *kernel.Pattern // nil when dense
+	kept int
 }
 
-// New returns an Engine for model m (a chain of Dense/DenseReLU layers on
-// examples of shape input), with weights w and, when masks is not nil, the
-// pruning masks of the prunable weights; k chooses the kernels per layer.
-// float64 weights are converted to float32.
+// chunkRows is about how many rows (output pixels) of a conv layer's
+// unfolded input the engine builds at a time: whole images, at least one.
+// The rows of a chunk are one matrix product, so the weights are read once
+// for them; the buffers stay small (the unfolded input of a batch of 60
+// Conv-2 images would be 140 MB).
+const chunkRows = 2048
+
+// imagesPerChunk is how many images of l one chunk unfolds.
+func (l *layer) imagesPerChunk() int { return max(1, chunkRows/(l.OutH()*l.OutW())) }
+
+// ConvSparseThreshold is the density (fraction of a conv kernel's entries
+// kept) at or below which KernelsAuto runs a conv layer with the sparse
+// kernels: the unfolded input (im2col) times the kept kernel entries,
+// rows = output pixels. Measured with Conv-2 and LeNet-5 layers at batch 1
+// and 60 (see BenchmarkConvLayer): the sparse product must make up for
+// transposing its operands, so it pays later than for dense layers.
+const ConvSparseThreshold = 0.1
+
+// New returns an Engine for model m (a chain of layers on examples of
+// shape input, see train.Chain: every built-in model), with weights w and,
+// when masks is not nil, the pruning masks of the prunable weights; k
+// chooses the kernels per layer. float64 weights are converted to float32.
 func New(m train.Model, input []int, w *train.Weights, masks *prune.Masks, k train.Kernels) (*Engine, error) {
 	if w == nil {
 		return nil, errors.New("infer: nil Weights")
@@ -50,17 +71,20 @@ func New(m train.Model, input []int, w *train.Weights, masks *prune.Masks, k tra
 	if err := w.Matches(m); err != nil {
 		return nil, fmt.Errorf("infer: %w", err)
 	}
-	dl, err := train.DenseLayers(m, input)
+	chain, err := train.Chain(m, input)
 	if err != nil {
 		return nil, fmt.Errorf("infer: %w", err)
 	}
-	layers := make([]Layer, len(dl))
-	for i, d := range dl {
-		l := Layer{In: d.In, Out: d.Out, ReLU: d.ReLU, W: values(w.Tensor(d.Weight)), B: values(w.Tensor(d.Bias))}
-		if masks != nil {
+	layers := make([]Layer, len(chain))
+	for i, d := range chain {
+		l := Layer{ChainLayer: d}
+		if d.Weight != "" {
+			l.W, l.B = values(w.Tensor(d.Weight)), values(w.Tensor(d.Bias))
+		}
+		if masks != nil && d.Weight != "" {
 			if mk := masks.Mask(d.Weight); mk != nil {
-				if mk.Len() != d.In*d.Out {
-					return nil, fmt.Errorf("infer: mask %q has %d entries, weight %d", d.Weight, mk.Len(), d.In*d.Out)
+				if mk.Len() != d.Weights() {
+					return nil, fmt.Errorf("infer: mask %q has %d entries, weight %d", d.Weight, mk.Len(), d.Weights())
 				}
 				l.Keep = make([]bool, mk.Len())
 				for j := range l.Keep {
@@ -95,28 +119,53 @@ func values(t *tensor.Dense) []float32 {
 func SparseAvailable() bool { return kernel.HasAVX2 }
 
 // FromLayers returns an Engine for the chain of layers, which must fit
-// (each layer's In the previous layer's Out); k chooses the kernels per
-// layer by the density of its Keep. Without AVX2 and FMA every layer runs
-// dense.
+// (train.CheckChain, with the first layer's inputs); k chooses the kernels
+// per dense or conv layer by the density of its Keep (for conv layers with
+// ConvSparseThreshold in place of train.SparseThreshold). Without AVX2 and
+// FMA every layer runs dense.
 func FromLayers(layers []Layer, k train.Kernels) (*Engine, error) {
 	if len(layers) == 0 {
 		return nil, errors.New("infer: no layers")
 	}
+	chain := make([]train.ChainLayer, len(layers))
+	for i, l := range layers {
+		chain[i] = l.ChainLayer
+	}
+	if err := train.CheckChain(chain, layers[0].Inputs()); err != nil {
+		return nil, fmt.Errorf("infer: %w", err)
+	}
 	e := &Engine{layers: make([]layer, len(layers))}
 	for i, l := range layers {
-		if l.In < 1 || l.Out < 1 || l.In > math.MaxInt32/l.Out {
-			return nil, fmt.Errorf("infer: layer %d: size %d×%d", i, l.In, l.Out)
+		el := layer{ChainLayer: l.ChainLayer}
+		if l.Kind != train.LayerDense && l.Kind != train.LayerConv {
+			if l.W != nil || l.B != nil || l.Keep != nil {
+				return nil, fmt.Errorf("infer: layer %d: a %v layer with values", i, l.Kind)
+			}
+			e.layers[i] = el
+			continue
 		}
-		if i > 0 && l.In != layers[i-1].Out {
-			return nil, fmt.Errorf("infer: layer %d takes %d inputs, layer %d gives %d", i, l.In, i-1, layers[i-1].Out)
+		n := l.Weights()
+		if len(l.W) != n || len(l.B) != l.Out {
+			return nil, fmt.Errorf("infer: layer %d: %d weights and %d biases, want %v and %d", i, len(l.W), len(l.B), l.WeightShape(), l.Out)
 		}
-		if len(l.W) != l.In*l.Out || len(l.B) != l.Out {
-			return nil, fmt.Errorf("infer: layer %d: %d weights and %d biases, want %d×%d and %d", i, len(l.W), len(l.B), l.In, l.Out, l.Out)
+		if l.Keep != nil && len(l.Keep) != n {
+			return nil, fmt.Errorf("infer: layer %d: %d mask entries for %d weights", i, len(l.Keep), n)
 		}
-		if l.Keep != nil && len(l.Keep) != len(l.W) {
-			return nil, fmt.Errorf("infer: layer %d: %d mask entries for %d weights", i, len(l.Keep), len(l.W))
+		// the product's [rows, cols] matrix, entry i of it at src(i) in W
+		rows, cols := l.In, l.Out
+		src := func(i int) int { return i }
+		if l.Kind == train.LayerConv {
+			rows = l.In * l.KH * l.KW
+			src = func(i int) int { return (i%cols)*rows + i/cols }
 		}
-		kept := len(l.W)
+		keep := func(i int) bool { return l.Keep == nil || l.Keep[src(i)] }
+		w := make([]float32, n)
+		for j := range w {
+			if keep(j) {
+				w[j] = l.W[src(j)]
+			}
+		}
+		kept := n
 		if l.Keep != nil {
 			kept = 0
 			for _, b := range l.Keep {
@@ -125,38 +174,48 @@ func FromLayers(layers []Layer, k train.Kernels) (*Engine, error) {
 				}
 			}
 		}
-		el := layer{in: l.In, out: l.Out, relu: l.ReLU, b: append([]float32(nil), l.B...), kept: kept}
-		if l.Keep != nil && kernel.HasAVX2 && k.UseSparse(kept, len(l.W)) {
-			p, err := kernel.NewPattern(l.In, l.Out, func(j int) bool { return l.Keep[j] })
+		el.b, el.kept = append([]float32(nil), l.B...), kept
+		if l.Keep != nil && kernel.HasAVX2 && useSparse(k, l.Kind, kept, n) {
+			p, err := kernel.NewPattern(rows, cols, keep)
 			if err != nil {
 				return nil, fmt.Errorf("infer: layer %d: %w", i, err)
 			}
-			p.SetWeights(l.W)
+			p.SetWeights(w)
 			el.p = p
 		} else {
-			el.w = append([]float32(nil), l.W...)
-			if l.Keep != nil {
-				for j, b := range l.Keep {
-					if !b {
-						el.w[j] = 0
-					}
-				}
-			}
+			el.w = w
 		}
 		e.layers[i] = el
 	}
 	return e, nil
 }
 
+// useSparse: k's choice for a layer of kind that keeps kept of n weights.
+func useSparse(k train.Kernels, kind train.LayerKind, kept, n int) bool {
+	if kind == train.LayerConv && k == train.KernelsAuto {
+		return float64(kept) <= ConvSparseThreshold*float64(n)
+	}
+	return k.UseSparse(kept, n)
+}
+
 // Inputs returns the number of values of one example; Classes the number
 // of logits.
-func (e *Engine) Inputs() int { return e.layers[0].in }
+func (e *Engine) Inputs() int { return e.layers[0].Inputs() }
 
 // Classes returns the number of logits per example.
-func (e *Engine) Classes() int { return e.layers[len(e.layers)-1].out }
+func (e *Engine) Classes() int { return e.layers[len(e.layers)-1].Out }
+
+// Layers returns the chain the engine runs.
+func (e *Engine) Layers() []train.ChainLayer {
+	out := make([]train.ChainLayer, len(e.layers))
+	for i, l := range e.layers {
+		out[i] = l.ChainLayer
+	}
+	return out
+}
 
 // Sparse reports, per layer, whether the layer runs with the sparse
-// kernels.
+// kernels (always false for pool and flatten layers).
 func (e *Engine) Sparse() []bool {
 	out := make([]bool, len(e.layers))
 	for i, l := range e.layers {
@@ -176,39 +235,169 @@ func (e *Engine) Run(x []float32, batch int) ([]float32, error) {
 		return nil, fmt.Errorf("infer: %d values, want %d examples × %d", len(x), batch, e.Inputs())
 	}
 	if batch > e.batch {
-		widest := 0
-		for _, l := range e.layers {
-			widest = max(widest, l.out)
+		widest, col, acc := 0, 0, 0
+		for i := range e.layers {
+			l := &e.layers[i]
+			widest = max(widest, l.Outputs())
+			if l.Kind == train.LayerConv {
+				r := min(l.imagesPerChunk(), batch) * l.OutH() * l.OutW()
+				col = max(col, r*l.In*l.KH*l.KW)
+				acc = max(acc, r*l.Out)
+			}
 		}
 		e.buf[0] = make([]float32, batch*widest)
 		e.buf[1] = make([]float32, batch*widest)
+		e.col = make([]float32, col)
+		e.acc = make([]float32, acc)
 		e.batch = batch
 	}
 	in := x
+	next := 0
 	for i := range e.layers {
 		l := &e.layers[i]
-		y := e.buf[i%2][:batch*l.out]
-		for r := 0; r < batch; r++ {
-			copy(y[r*l.out:], l.b)
+		if l.Kind == train.LayerFlatten {
+			continue // [C, H, W] in row-major order is already flat
 		}
-		switch {
-		case l.p != nil && batch < 8:
-			l.p.ForwardScatter(y, in, batch)
-		case l.p != nil:
-			l.p.Forward(y, in, nil, batch)
-		default:
-			gemm(batch, l.out, l.in, in, l.w, y)
-		}
-		if l.relu {
-			for j, v := range y {
-				if v < 0 {
-					y[j] = 0
-				}
+		y := e.buf[next][:batch*l.Outputs()]
+		next = 1 - next
+		switch l.Kind {
+		case train.LayerDense:
+			for r := 0; r < batch; r++ {
+				copy(y[r*l.Out:], l.b)
 			}
+			product(l, y, in, batch)
+			if l.ReLU {
+				relu(y)
+			}
+		case train.LayerConv:
+			e.conv(l, y, in, batch)
+		case train.LayerMaxPool:
+			maxPool(&l.ChainLayer, y, in, batch)
 		}
 		in = y
 	}
 	return in, nil
+}
+
+// product computes y += x·W for rows rows of x with l's kernel.
+func product(l *layer, y, x []float32, rows int) {
+	k, n := len(x)/rows, len(y)/rows
+	switch {
+	case l.p != nil && rows < 8:
+		l.p.ForwardScatter(y, x, rows)
+	case l.p != nil:
+		l.p.Forward(y, x, nil, rows)
+	default:
+		gemm(rows, n, k, x, l.w, y)
+	}
+}
+
+func relu(y []float32) {
+	for j, v := range y {
+		if v < 0 {
+			y[j] = 0
+		}
+	}
+}
+
+// conv computes a conv layer on batch images x [batch, In, H, W] into y
+// [batch, Out, OutH, OutW]: a chunk of images at a time, their unfolded
+// inputs [pixels, In·KH·KW] one matrix, times the kernel [In·KH·KW, Out]
+// into rows started from the bias, then laid out as images with the ReLU.
+// Each output is the sum the graph's Conv op computes, in the same order
+// (the bias, then the kernel's entries in increasing (c, kh, kw)), so the
+// results are the same bit for bit.
+func (e *Engine) conv(l *layer, y, x []float32, batch int) {
+	pix := l.OutH() * l.OutW()
+	k := l.In * l.KH * l.KW
+	inSz, outSz := l.Inputs(), l.Outputs()
+	per := l.imagesPerChunk()
+	for i0 := 0; i0 < batch; i0 += per {
+		n := min(per, batch-i0)
+		rows := n * pix
+		col, acc := e.col[:rows*k], e.acc[:rows*l.Out]
+		for j := 0; j < n; j++ {
+			im2col(&l.ChainLayer, x[(i0+j)*inSz:(i0+j+1)*inSz], col[j*pix*k:(j+1)*pix*k])
+		}
+		for r := 0; r < rows; r++ {
+			copy(acc[r*l.Out:(r+1)*l.Out], l.b)
+		}
+		product(l, acc, col, rows)
+		for j := 0; j < n; j++ {
+			out := y[(i0+j)*outSz : (i0+j+1)*outSz]
+			a := acc[j*pix*l.Out : (j+1)*pix*l.Out]
+			for o := 0; o < l.Out; o++ {
+				dst := out[o*pix : (o+1)*pix]
+				for p := range dst {
+					v := a[p*l.Out+o]
+					if l.ReLU && v < 0 {
+						v = 0
+					}
+					dst[p] = v
+				}
+			}
+		}
+	}
+}
+
+// im2col unfolds one image x [In, H, W] for conv layer l into col
+// [OutH·OutW, In·KH·KW]: row p = (oh, ow) holds the input values the
+// kernel meets at output p, in the kernel's (c, kh, kw) order, zero where
+// the kernel lies on the padding.
+func im2col(l *train.ChainLayer, x, col []float32) {
+	oh, ow := l.OutH(), l.OutW()
+	k := l.In * l.KH * l.KW
+	for i := 0; i < oh; i++ {
+		for j := 0; j < ow; j++ {
+			row := col[(i*ow+j)*k : (i*ow+j+1)*k]
+			iw0 := j*l.Stride - l.Pad
+			lo, hi := max(0, -iw0), min(l.KW, l.W-iw0) // kw with iw in [0, W)
+			at := 0
+			for c := 0; c < l.In; c++ {
+				plane := x[c*l.H*l.W : (c+1)*l.H*l.W]
+				for a := 0; a < l.KH; a++ {
+					dst := row[at : at+l.KW]
+					at += l.KW
+					ih := i*l.Stride - l.Pad + a
+					if ih < 0 || ih >= l.H || lo >= hi {
+						clear(dst)
+						continue
+					}
+					src := plane[ih*l.W : (ih+1)*l.W]
+					clear(dst[:lo])
+					copy(dst[lo:hi], src[iw0+lo:iw0+hi])
+					clear(dst[hi:])
+				}
+			}
+		}
+	}
+}
+
+// maxPool pools batch images x [In, H, W] into y [In, OutH, OutW]: each
+// output the largest of its window, compared in the window's row-major
+// order (the first largest wins, a NaN wins over numbers), as the graph's
+// MaxPool compares them.
+func maxPool(l *train.ChainLayer, y, x []float32, batch int) {
+	oh, ow := l.OutH(), l.OutW()
+	o := 0
+	for p := 0; p < batch*l.In; p++ {
+		plane := x[p*l.H*l.W : (p+1)*l.H*l.W]
+		for i := 0; i < oh; i++ {
+			for j := 0; j < ow; j++ {
+				base := i*l.Stride*l.W + j*l.Stride
+				mx := plane[base]
+				for a := 0; a < l.KH; a++ {
+					for _, v := range plane[base+a*l.W : base+a*l.W+l.KW] {
+						if v > mx || (v != v && mx == mx) {
+							mx = v
+						}
+					}
+				}
+				y[o] = mx
+				o++
+			}
+		}
+	}
 }
 
 // gemm computes y += x·w, x batch×k, w k×n, with the AVX2 kernel (the order
