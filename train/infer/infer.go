@@ -30,27 +30,31 @@ type Layer struct {
 type Engine struct {
 	layers []layer
 	buf    [2][]float32
-	col    []float32 // a conv layer's unfolded input, chunkRows·K at most
-	acc    []float32 // a conv layer's output before it is laid out as images
+	col    []float32 // a conv layer's unfolded input [K, lanes], K = In·KH·KW
+	acc    []float32 // a conv layer's output [Out, lanes] before it is laid out as images
 	batch  int       // the largest batch the buffers hold
 }
 
 type layer struct {
 	train.ChainLayer
-	w, b []float32       // dense: w [In, Out]; conv: w [K, Out] (K = In·KH·KW); w nil when sparse
+	w, b []float32       // dense: w [In, Out]; conv: w [Out, K] (K = In·KH·KW); w nil when sparse
 	p    *kernel.Pattern // nil when dense
 	kept int
 }
 
-// chunkRows is about how many rows (output pixels) of a conv layer's
+// chunkCols is about how many columns (output pixels) of a conv layer's
 // unfolded input the engine builds at a time: whole images, at least one.
-// The rows of a chunk are one matrix product, so the weights are read once
-// for them; the buffers stay small (the unfolded input of a batch of 60
-// Conv-2 images would be 140 MB).
-const chunkRows = 2048
+// The columns of a chunk are one matrix product, so the weights are read
+// once for them; the buffers stay small (the unfolded input of a batch of
+// 60 Conv-2 images on 32×32 would be 140 MB).
+const chunkCols = 1024
 
 // imagesPerChunk is how many images of l one chunk unfolds.
-func (l *layer) imagesPerChunk() int { return max(1, chunkRows/(l.OutH()*l.OutW())) }
+func (l *layer) imagesPerChunk() int { return max(1, chunkCols/(l.OutH()*l.OutW())) }
+
+// lanes rounds n columns up to a multiple of 8, as the sparse kernels read
+// them.
+func lanes(n int) int { return (n + 7) &^ 7 }
 
 // ConvSparseThreshold is the density (fraction of a conv kernel's entries
 // kept) at or below which KernelsAuto runs a conv layer with the sparse
@@ -151,20 +155,6 @@ func FromLayers(layers []Layer, k train.Kernels) (*Engine, error) {
 		if l.Keep != nil && len(l.Keep) != n {
 			return nil, fmt.Errorf("infer: layer %d: %d mask entries for %d weights", i, len(l.Keep), n)
 		}
-		// the product's [rows, cols] matrix, entry i of it at src(i) in W
-		rows, cols := l.In, l.Out
-		src := func(i int) int { return i }
-		if l.Kind == train.LayerConv {
-			rows = l.In * l.KH * l.KW
-			src = func(i int) int { return (i%cols)*rows + i/cols }
-		}
-		keep := func(i int) bool { return l.Keep == nil || l.Keep[src(i)] }
-		w := make([]float32, n)
-		for j := range w {
-			if keep(j) {
-				w[j] = l.W[src(j)]
-			}
-		}
 		kept := n
 		if l.Keep != nil {
 			kept = 0
@@ -175,12 +165,32 @@ func FromLayers(layers []Layer, k train.Kernels) (*Engine, error) {
 			}
 		}
 		el.b, el.kept = append([]float32(nil), l.B...), kept
+		// W with its pruned entries zero: what the dense kernel reads (a
+		// dense layer's [In, Out], a conv layer's [Out, K])
+		w := make([]float32, n)
+		for j := range w {
+			if l.Keep == nil || l.Keep[j] {
+				w[j] = l.W[j]
+			}
+		}
 		if l.Keep != nil && kernel.HasAVX2 && useSparse(k, l.Kind, kept, n) {
+			// the sparse kernels read a [rows, cols] matrix: a dense
+			// layer's weight, a conv layer's kernel transposed
+			rows, cols, pw := l.In, l.Out, w
+			keep := func(i int) bool { return l.Keep[i] }
+			if l.Kind == train.LayerConv {
+				rows = l.In * l.KH * l.KW
+				pw = make([]float32, n)
+				for j := range pw {
+					pw[j] = w[(j%cols)*rows+j/cols]
+				}
+				keep = func(i int) bool { return l.Keep[(i%cols)*rows+i/cols] }
+			}
 			p, err := kernel.NewPattern(rows, cols, keep)
 			if err != nil {
 				return nil, fmt.Errorf("infer: layer %d: %w", i, err)
 			}
-			p.SetWeights(w)
+			p.SetWeights(pw)
 			el.p = p
 		} else {
 			el.w = w
@@ -240,9 +250,9 @@ func (e *Engine) Run(x []float32, batch int) ([]float32, error) {
 			l := &e.layers[i]
 			widest = max(widest, l.Outputs())
 			if l.Kind == train.LayerConv {
-				r := min(l.imagesPerChunk(), batch) * l.OutH() * l.OutW()
-				col = max(col, r*l.In*l.KH*l.KW)
-				acc = max(acc, r*l.Out)
+				ld := lanes(min(l.imagesPerChunk(), batch) * l.OutH() * l.OutW())
+				col = max(col, ld*l.In*l.KH*l.KW)
+				acc = max(acc, ld*l.Out)
 			}
 		}
 		e.buf[0] = make([]float32, batch*widest)
@@ -279,7 +289,8 @@ func (e *Engine) Run(x []float32, batch int) ([]float32, error) {
 	return in, nil
 }
 
-// product computes y += x·W for rows rows of x with l's kernel.
+// product computes y += x·W for rows rows of x with l's kernel (a dense
+// layer's).
 func product(l *layer, y, x []float32, rows int) {
 	k, n := len(x)/rows, len(y)/rows
 	switch {
@@ -301,12 +312,14 @@ func relu(y []float32) {
 }
 
 // conv computes a conv layer on batch images x [batch, In, H, W] into y
-// [batch, Out, OutH, OutW]: a chunk of images at a time, their unfolded
-// inputs [pixels, In·KH·KW] one matrix, times the kernel [In·KH·KW, Out]
-// into rows started from the bias, then laid out as images with the ReLU.
-// Each output is the sum the graph's Conv op computes, in the same order
-// (the bias, then the kernel's entries in increasing (c, kh, kw)), so the
-// results are the same bit for bit.
+// [batch, Out, OutH, OutW], a chunk of images at a time: their unfolded
+// inputs side by side in one matrix col [In·KH·KW, lanes] (a column per
+// output pixel, the lanes rounded up to 8 for the sparse kernels), the
+// kernel [Out, In·KH·KW] times col into rows [Out, lanes] started from the
+// bias, then each image's columns copied to its output with the ReLU. Each
+// output is the sum the graph's Conv op computes, in the same order (the
+// bias, then the kernel's entries in increasing (c, kh, kw), in blocks of
+// 256), so the results are the same bit for bit.
 func (e *Engine) conv(l *layer, y, x []float32, batch int) {
 	pix := l.OutH() * l.OutW()
 	k := l.In * l.KH * l.KW
@@ -314,59 +327,80 @@ func (e *Engine) conv(l *layer, y, x []float32, batch int) {
 	per := l.imagesPerChunk()
 	for i0 := 0; i0 < batch; i0 += per {
 		n := min(per, batch-i0)
-		rows := n * pix
-		col, acc := e.col[:rows*k], e.acc[:rows*l.Out]
+		cols := n * pix
+		ld := lanes(cols)
+		col, acc := e.col[:k*ld], e.acc[:l.Out*ld]
 		for j := 0; j < n; j++ {
-			im2col(&l.ChainLayer, x[(i0+j)*inSz:(i0+j+1)*inSz], col[j*pix*k:(j+1)*pix*k])
+			im2col(&l.ChainLayer, x[(i0+j)*inSz:(i0+j+1)*inSz], col[j*pix:], ld)
 		}
-		for r := 0; r < rows; r++ {
-			copy(acc[r*l.Out:(r+1)*l.Out], l.b)
+		if ld > cols {
+			for r := 0; r < k; r++ {
+				clear(col[r*ld+cols : (r+1)*ld])
+			}
 		}
-		product(l, acc, col, rows)
+		for o := 0; o < l.Out; o++ {
+			row := acc[o*ld : (o+1)*ld]
+			for q := range row {
+				row[q] = l.b[o]
+			}
+		}
+		if l.p != nil {
+			l.p.ForwardT(acc, col, ld)
+		} else if !kernel.Sgemm(false, false, l.Out, ld, k, l.w, k, col, ld, 1, acc, ld) {
+			plainGemm(l.Out, ld, k, l.w, col, acc)
+		}
 		for j := 0; j < n; j++ {
 			out := y[(i0+j)*outSz : (i0+j+1)*outSz]
-			a := acc[j*pix*l.Out : (j+1)*pix*l.Out]
 			for o := 0; o < l.Out; o++ {
 				dst := out[o*pix : (o+1)*pix]
-				for p := range dst {
-					v := a[p*l.Out+o]
-					if l.ReLU && v < 0 {
-						v = 0
-					}
-					dst[p] = v
+				copy(dst, acc[o*ld+j*pix:o*ld+(j+1)*pix])
+				if l.ReLU {
+					relu(dst)
 				}
 			}
 		}
 	}
 }
 
-// im2col unfolds one image x [In, H, W] for conv layer l into col
-// [OutH·OutW, In·KH·KW]: row p = (oh, ow) holds the input values the
-// kernel meets at output p, in the kernel's (c, kh, kw) order, zero where
-// the kernel lies on the padding.
-func im2col(l *train.ChainLayer, x, col []float32) {
+// im2col unfolds one image x [In, H, W] for conv layer l into the columns
+// of col, rows ld apart: row (c, kh, kw) of the kernel, column p = (oh, ow)
+// of the output holds the input value the kernel entry meets at p, zero on
+// the padding.
+func im2col(l *train.ChainLayer, x, col []float32, ld int) {
 	oh, ow := l.OutH(), l.OutW()
-	k := l.In * l.KH * l.KW
-	for i := 0; i < oh; i++ {
-		for j := 0; j < ow; j++ {
-			row := col[(i*ow+j)*k : (i*ow+j+1)*k]
-			iw0 := j*l.Stride - l.Pad
-			lo, hi := max(0, -iw0), min(l.KW, l.W-iw0) // kw with iw in [0, W)
-			at := 0
-			for c := 0; c < l.In; c++ {
-				plane := x[c*l.H*l.W : (c+1)*l.H*l.W]
-				for a := 0; a < l.KH; a++ {
-					dst := row[at : at+l.KW]
-					at += l.KW
+	r := 0
+	for c := 0; c < l.In; c++ {
+		plane := x[c*l.H*l.W : (c+1)*l.H*l.W]
+		for a := 0; a < l.KH; a++ {
+			for b := 0; b < l.KW; b++ {
+				dst := col[r*ld : r*ld+oh*ow]
+				r++
+				// the output columns whose input column lies in [0, W)
+				lo, hi := 0, ow
+				if l.Stride == 1 {
+					lo, hi = max(0, l.Pad-b), min(ow, l.W+l.Pad-b)
+				}
+				for i := 0; i < oh; i++ {
+					d := dst[i*ow : (i+1)*ow]
 					ih := i*l.Stride - l.Pad + a
 					if ih < 0 || ih >= l.H || lo >= hi {
-						clear(dst)
+						clear(d)
 						continue
 					}
 					src := plane[ih*l.W : (ih+1)*l.W]
-					clear(dst[:lo])
-					copy(dst[lo:hi], src[iw0+lo:iw0+hi])
-					clear(dst[hi:])
+					if l.Stride == 1 {
+						clear(d[:lo])
+						copy(d[lo:hi], src[lo-l.Pad+b:hi-l.Pad+b])
+						clear(d[hi:])
+						continue
+					}
+					for j := range d {
+						if iw := j*l.Stride - l.Pad + b; iw >= 0 && iw < l.W {
+							d[j] = src[iw]
+						} else {
+							d[j] = 0
+						}
+					}
 				}
 			}
 		}
@@ -407,6 +441,11 @@ func gemm(batch, n, k int, x, w, y []float32) {
 	if kernel.Sgemm(false, false, batch, n, k, x, k, w, n, 1, y, n) {
 		return
 	}
+	plainGemm(batch, n, k, x, w, y)
+}
+
+// plainGemm computes y += x·w, x batch×k, w k×n, with plain loops.
+func plainGemm(batch, n, k int, x, w, y []float32) {
 	for i := 0; i < batch; i++ {
 		yi := y[i*n : (i+1)*n]
 		for l, v := range x[i*k : (i+1)*k] {
