@@ -138,6 +138,9 @@ func TestQuickConvTicket(t *testing.T) {
 		if rep.Export.Bytes != int(fi.Size()) || rep.Export.Ratio <= 1 || kinds["conv"] != 2 || kinds["dense"] != 3 || rep.Export.TestAccuracy <= 0.2 {
 			t.Errorf("%s bits: export %+v, file %d bytes", bits, rep.Export, fi.Size())
 		}
+		if rep.Sparse.GraphMsBatch1 <= 0 || rep.Sparse.GraphMsBatch60 <= 0 || rep.Sparse.DenseMsBatch60 <= 0 {
+			t.Errorf("%s bits: sparse timings %+v", bits, rep.Sparse)
+		}
 		if bits == "32" && rep.Export.TestAccuracy != rep.Sparse.TestAccuracy {
 			t.Errorf("32 bits: the exported ticket's accuracy %v, the ticket's %v", rep.Export.TestAccuracy, rep.Sparse.TestAccuracy)
 		}
