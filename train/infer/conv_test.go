@@ -275,3 +275,71 @@ func ExampleNew_conv() {
 	// conv maxpool conv maxpool flatten dense dense dense
 	// 20 10
 }
+
+// TestReLUAndPoolEdges: the engine's branch-free ReLU and its pools keep
+// the graph's treatment of -0, NaN and infinities: a one-channel 2×2 image
+// of those values, pooled by a 2×2 window after a 1×1 conv with ReLU,
+// against the graph's.
+func TestReLUAndPoolEdges(t *testing.T) {
+	nan := float32(math.NaN())
+	negz := float32(math.Copysign(0, -1))
+	inf := float32(math.Inf(1))
+	vals := []float32{negz, 0, -1, 2, nan, -nan, inf, -inf, 1e-45, -1e-45}
+	m := edgeNet{}
+	w, err := train.NewWeights(m, tensor.Float32, rand.New(rand.NewPCG(1, 0)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Tensor("c.w").Float32s()[0] = 1
+	w.Tensor("c.b").Float32s()[0] = negz // a -0 bias keeps -0 inputs -0
+	w.Tensor("fc.w").Float32s()[0] = 1
+	w.Tensor("fc.w").Float32s()[1] = -1
+	e, err := infer.New(m, []int{1, 2, 2}, w, nil, train.KernelsDense)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := train.NewPredictor(m, w, 1, []int{1, 2, 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	for _, a := range vals {
+		for _, b := range vals {
+			x := []float32{a, b, b, a}
+			want, err := p.Run(x)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := e.Run(x, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Errorf("%v: logit %d: engine %v (%#x), graph %v (%#x)", x, i, got[i], math.Float32bits(got[i]), want[i], math.Float32bits(want[i]))
+				}
+			}
+		}
+	}
+}
+
+// edgeNet: a 1×1 conv with ReLU, a 2×2 max-pool, a 1→2 dense layer.
+type edgeNet struct{}
+
+func (edgeNet) Name() string { return "edge" }
+func (edgeNet) Params() []train.ParamSpec {
+	return []train.ParamSpec{
+		{Name: "c.w", Shape: []int{1, 1, 1, 1}, Init: train.Zeros{}}, {Name: "c.b", Shape: []int{1}, Init: train.Zeros{}},
+		{Name: "fc.w", Shape: []int{1, 2}, Init: train.Zeros{}}, {Name: "fc.b", Shape: []int{2}, Init: train.Zeros{}},
+	}
+}
+func (edgeNet) Forward(g *gorgonia.ExprGraph, x *gorgonia.Node, w []*gorgonia.Node) (*gorgonia.Node, error) {
+	h, err := train.ConvReLU(x, w[0], w[1], 1, 0)
+	if err != nil {
+		return nil, err
+	}
+	if h, err = train.MaxPool(h, 2); err != nil {
+		return nil, err
+	}
+	return train.Dense(h, w[2], w[3])
+}
