@@ -321,7 +321,7 @@ func product(l *layer, y, x []float32, rows int) {
 func relu(y []float32) {
 	for j, v := range y {
 		b := math.Float32bits(v)
-		d := uint64(b - 0x80000001)                // wraps below the range
+		d := uint64(b - 0x80000001)               // wraps below the range
 		m := uint32(^(int64(0x7f7fffff-d) >> 63)) // all ones when d ≤ 0x7f7fffff
 		y[j] = math.Float32frombits(b &^ m)
 	}
