@@ -110,47 +110,69 @@ func BenchmarkConvLayer(b *testing.B) {
 	}
 }
 
-// BenchmarkInferConv runs LeNet-5 on 28×28 inputs with its GlorotNormal
-// weights pruned layer by layer to 5% kept, at batch 1 and 60, with the
-// dense kernels and with KernelsAuto, side by side. Reports examples/s.
+// BenchmarkInferConv runs LeNet-5 and Conv-2 on 28×28 inputs with their
+// GlorotNormal weights pruned layer by layer to 5% kept, at batch 1 and
+// 60: the engine with the dense kernels, the engine with KernelsAuto
+// (sparse on every layer at this density), and the graph
+// (train.Predictor) on the same weights, side by side. Reports examples/s.
 func BenchmarkInferConv(b *testing.B) {
-	m, err := train.LeNet5([]int{1, 28, 28}, 10)
-	if err != nil {
-		b.Fatal(err)
-	}
-	w, err := train.NewWeights(m, tensor.Float32, rand.New(rand.NewPCG(1, 0)))
-	if err != nil {
-		b.Fatal(err)
-	}
-	params := w.Prunable()
-	ms := prune.NewMasks(params)
-	if err := (prune.Layerwise{Scorer: prune.L1{}, Default: prune.Fraction(0.95)}).Prune(ms, params); err != nil {
-		b.Fatal(err)
-	}
-	if err := ms.Apply(params); err != nil {
-		b.Fatal(err)
-	}
-	rng := rand.New(rand.NewPCG(2, 0))
-	x := make([]float32, 60*784)
-	for i := range x {
-		if rng.IntN(2) == 0 {
-			x[i] = rng.Float32()
+	for _, name := range []string{"lenet5", "conv2"} {
+		var m train.Model
+		var err error
+		if name == "lenet5" {
+			m, err = train.LeNet5([]int{1, 28, 28}, 10)
+		} else {
+			m, err = train.Conv2([]int{1, 28, 28}, 10)
 		}
-	}
-	for _, batch := range []int{1, 60} {
-		for _, k := range []train.Kernels{train.KernelsDense, train.KernelsAuto} {
-			e, err := infer.New(m, []int{1, 28, 28}, w, ms, k)
-			if err != nil {
-				b.Fatal(err)
+		if err != nil {
+			b.Fatal(err)
+		}
+		w, err := train.NewWeights(m, tensor.Float32, rand.New(rand.NewPCG(1, 0)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		params := w.Prunable()
+		ms := prune.NewMasks(params)
+		if err := (prune.Layerwise{Scorer: prune.L1{}, Default: prune.Fraction(0.95)}).Prune(ms, params); err != nil {
+			b.Fatal(err)
+		}
+		if err := ms.Apply(params); err != nil {
+			b.Fatal(err)
+		}
+		rng := rand.New(rand.NewPCG(2, 0))
+		x := make([]float32, 60*784)
+		for i := range x {
+			if rng.IntN(2) == 0 {
+				x[i] = rng.Float32()
 			}
-			b.Run(fmt.Sprintf("batch=%d/%v", batch, k), func(b *testing.B) {
-				for b.Loop() {
-					if _, err := e.Run(x[:batch*784], batch); err != nil {
+		}
+		for _, batch := range []int{1, 60} {
+			for _, k := range []string{"dense", "auto", "graph"} {
+				var run func() error
+				if k == "graph" {
+					p, err := train.NewPredictor(m, w, batch, []int{1, 28, 28})
+					if err != nil {
 						b.Fatal(err)
 					}
+					defer p.Close()
+					run = func() error { _, err := p.Run(x[:batch*784]); return err }
+				} else {
+					kk, _ := train.ParseKernels(k)
+					e, err := infer.New(m, []int{1, 28, 28}, w, ms, kk)
+					if err != nil {
+						b.Fatal(err)
+					}
+					run = func() error { _, err := e.Run(x[:batch*784], batch); return err }
 				}
-				b.ReportMetric(float64(batch)*float64(b.N)/b.Elapsed().Seconds(), "examples/s")
-			})
+				b.Run(fmt.Sprintf("%s/batch=%d/%s", name, batch, k), func(b *testing.B) {
+					for b.Loop() {
+						if err := run(); err != nil {
+							b.Fatal(err)
+						}
+					}
+					b.ReportMetric(float64(batch)*float64(b.N)/b.Elapsed().Seconds(), "examples/s")
+				})
+			}
 		}
 	}
 }

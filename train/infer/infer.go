@@ -318,12 +318,16 @@ func product(l *layer, y, x []float32, rows int) {
 // (a branch on the sign of activations mispredicts half the time): a
 // float32 is negative, non-zero and not NaN exactly when its bits b are in
 // [0x80000001, 0xff800000].
-func relu(y []float32) {
-	for j, v := range y {
+func relu(y []float32) { reluTo(y, y) }
+
+// reluTo sets dst to relu(src); they have the same length.
+func reluTo(dst, src []float32) {
+	dst = dst[:len(src)]
+	for j, v := range src {
 		b := math.Float32bits(v)
 		d := uint64(b - 0x80000001)               // wraps below the range
 		m := uint32(^(int64(0x7f7fffff-d) >> 63)) // all ones when d ≤ 0x7f7fffff
-		y[j] = math.Float32frombits(b &^ m)
+		dst[j] = math.Float32frombits(b &^ m)
 	}
 }
 
@@ -371,9 +375,11 @@ func (e *Engine) conv(l *layer, y, x []float32, batch int) {
 			out := y[(i0+j)*outSz : (i0+j+1)*outSz]
 			for o := 0; o < l.Out; o++ {
 				dst := out[o*pix : (o+1)*pix]
-				copy(dst, acc[o*ld+j*pix:o*ld+(j+1)*pix])
+				src := acc[o*ld+j*pix : o*ld+(j+1)*pix]
 				if l.ReLU {
-					relu(dst)
+					reluTo(dst, src)
+				} else {
+					copy(dst, src)
 				}
 			}
 		}
@@ -483,8 +489,11 @@ func maxPool(l *train.ChainLayer, y, x []float32, batch int) {
 	}
 }
 
-// maxPool2 is maxPool for 2×2 windows 2 apart, unrolled: the same
-// comparisons in the same order.
+// maxPool2 is maxPool for 2×2 windows 2 apart, unrolled. The builtin max
+// (no branch to mispredict) gives the same value as the graph's
+// comparisons unless the largest value is a zero (whose sign then depends
+// on the order) or a NaN (whose bits do): those windows take the graph's
+// comparisons in its order.
 func maxPool2(y, x []float32, planes, h, w int) {
 	oh, ow := h/2, w/2
 	o := 0
@@ -495,15 +504,15 @@ func maxPool2(y, x []float32, planes, h, w int) {
 			bot := plane[(2*i+1)*w : (2*i+1)*w+2*ow]
 			ys := y[o : o+ow]
 			for j := range ys {
-				mx := top[2*j]
-				if v := top[2*j+1]; v > mx || (v != v && mx == mx) {
-					mx = v
-				}
-				if v := bot[2*j]; v > mx || (v != v && mx == mx) {
-					mx = v
-				}
-				if v := bot[2*j+1]; v > mx || (v != v && mx == mx) {
-					mx = v
+				a, b, c, d := top[2*j], top[2*j+1], bot[2*j], bot[2*j+1]
+				mx := max(max(a, b), max(c, d))
+				if mx == 0 || mx != mx {
+					mx = a
+					for _, v := range [3]float32{b, c, d} {
+						if v > mx || (v != v && mx == mx) {
+							mx = v
+						}
+					}
 				}
 				ys[j] = mx
 			}
