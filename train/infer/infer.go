@@ -273,10 +273,21 @@ func (e *Engine) Run(x []float32, batch int) ([]float32, error) {
 	}
 	in := x
 	next := 0
-	for i := range e.layers {
+	for i := 0; i < len(e.layers); i++ {
 		l := &e.layers[i]
 		if l.Kind == train.LayerFlatten {
 			continue // [C, H, W] in row-major order is already flat
+		}
+		if l.Kind == train.LayerConv && i+1 < len(e.layers) && e.layers[i+1].Kind == train.LayerMaxPool {
+			// conv, ReLU and pool fused: each output plane is pooled
+			// while in cache, and the unpooled output is never written
+			pool := &e.layers[i+1]
+			y := e.buf[next][:batch*pool.Outputs()]
+			next = 1 - next
+			e.conv(l, y, in, batch, &pool.ChainLayer)
+			in = y
+			i++
+			continue
 		}
 		y := e.buf[next][:batch*l.Outputs()]
 		next = 1 - next
@@ -290,7 +301,7 @@ func (e *Engine) Run(x []float32, batch int) ([]float32, error) {
 				relu(y)
 			}
 		case train.LayerConv:
-			e.conv(l, y, in, batch)
+			e.conv(l, y, in, batch, nil)
 		case train.LayerMaxPool:
 			maxPool(&l.ChainLayer, y, in, batch)
 		}
@@ -340,10 +351,22 @@ func reluTo(dst, src []float32) {
 // output is the sum the graph's Conv op computes, in the same order (the
 // bias, then the kernel's entries in increasing (c, kh, kw), in blocks of
 // 256), so the results are the same bit for bit.
-func (e *Engine) conv(l *layer, y, x []float32, batch int) {
+//
+// When pool is not nil, y is the output of the max-pool pool that follows
+// the conv layer instead: each image's output plane, after the ReLU, is
+// pooled from the product's rows.
+func (e *Engine) conv(l *layer, y, x []float32, batch int, pool *train.ChainLayer) {
 	pix := l.OutH() * l.OutW()
 	k := l.In * l.KH * l.KW
 	inSz, outSz := l.Inputs(), l.Outputs()
+	var plane train.ChainLayer // pool on one plane
+	pooled := 0                // the pooled plane's values
+	if pool != nil {
+		plane = *pool
+		plane.In, plane.Out = 1, 1
+		pooled = plane.Outputs()
+		outSz = pool.Outputs()
+	}
 	per := l.imagesPerChunk()
 	for i0 := 0; i0 < batch; i0 += per {
 		n := min(per, batch-i0)
@@ -374,8 +397,15 @@ func (e *Engine) conv(l *layer, y, x []float32, batch int) {
 		for j := 0; j < n; j++ {
 			out := y[(i0+j)*outSz : (i0+j+1)*outSz]
 			for o := 0; o < l.Out; o++ {
-				dst := out[o*pix : (o+1)*pix]
 				src := acc[o*ld+j*pix : o*ld+(j+1)*pix]
+				if pool != nil {
+					if l.ReLU {
+						relu(src)
+					}
+					maxPool(&plane, out[o*pooled:(o+1)*pooled], src, 1)
+					continue
+				}
+				dst := out[o*pix : (o+1)*pix]
 				if l.ReLU {
 					reluTo(dst, src)
 				} else {
