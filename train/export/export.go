@@ -65,8 +65,11 @@ type Model struct {
 	Name   string // the model's name, e.g. "lenet300100"
 	Input  []int  // the shape of one example
 	Bits   int
+	// Layers is the chain, first to last: dense and conv layers with their
+	// values, max-pool and flatten layers with their geometry only.
 	Layers []infer.Layer
-	// Weight and Bias name each layer's params, as in the model's Params.
+	// Weight and Bias name each layer's params, as in the model's Params
+	// ("" for a pool or flatten layer; also in Layers[i].Weight and .Bias).
 	Weight, Bias []string
 }
 
