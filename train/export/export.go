@@ -62,9 +62,9 @@ type Options struct {
 // Model is a decoded model file: the description and the weights (pruned
 // entries zero, quantised values as they will run).
 type Model struct {
-	Name   string // the model's name, e.g. "lenet300100"
-	Input  []int  // the shape of one example
-	Bits   int
+	Name  string // the model's name, e.g. "lenet300100"
+	Input []int  // the shape of one example
+	Bits  int
 	// Layers is the chain, first to last: dense and conv layers with their
 	// values, max-pool and flatten layers with their geometry only.
 	Layers []infer.Layer
