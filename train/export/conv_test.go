@@ -283,6 +283,12 @@ func TestDecodeRejectsGeometry(t *testing.T) {
 		"pool as flatten":                        {func() []byte { q := bytes.Clone(payload); q[l1] = byte(train.LayerFlatten); return q }(), "flatten"},
 		"huge conv input":                        {geo(geo(payload, l0, 2, 1<<30), l0, 3, 1<<30), "input"},
 		"zero stride":                            {geo(payload, l0, 6, 0), "stride"},
+		"input shape transposed": {func() []byte {
+			q := bytes.Clone(payload)
+			binary.LittleEndian.PutUint32(q[2+len("lenet5")+1:], 12)
+			binary.LittleEndian.PutUint32(q[2+len("lenet5")+1+8:], 1)
+			return q
+		}(), "input shape"},
 	}
 	for name, c := range cases {
 		_, err := Decode(reframe(c.data))

@@ -180,6 +180,8 @@ func Decode(data []byte) (*Model, error) {
 		}
 		if err := train.CheckChain(chain, features); err != nil {
 			r.fail("the layers do not fit together or the input shape %v: %v", m.Input, err)
+		} else if l := chain[0]; l.Kind != train.LayerDense && (len(m.Input) != 3 || m.Input[0] != l.In || m.Input[1] != l.H || m.Input[2] != l.W) {
+			r.fail("layer 0 (%v) takes %d×%d×%d images, the input shape is %v", l.Kind, l.In, l.H, l.W, m.Input)
 		}
 	}
 	if r.err == nil && comp != len(r.b) {
