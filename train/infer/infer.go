@@ -30,11 +30,22 @@ type Layer struct {
 // use; give each goroutine its own.
 type Engine struct {
 	layers []layer
-	buf    [2][]float32
-	col    []float32 // a conv layer's unfolded input [K, lanes], K = In·KH·KW
-	acc    []float32 // a conv layer's output [Out, lanes] before it is laid out as images
-	batch  int       // the largest batch the buffers hold
+	// spatial is the number of conv and pool layers the chain starts
+	// with; they run chunk images at a time, so that their outputs stay
+	// in cache, the last one's output copied to buf[0].
+	spatial, chunk int
+	buf            [2][]float32 // the dense part's (and the spatial part's final) outputs
+	sbuf           [2][]float32 // the spatial part's outputs, chunk images
+	col            []float32    // a conv layer's unfolded input [K, lanes], K = In·KH·KW
+	acc            []float32    // a conv layer's output [Out, lanes] before it is laid out as images
+	batch          int          // the largest batch the buffers hold
 }
+
+// spatialValues is about how many values a conv or pool output of one
+// chunk of images holds (256 KB): images then go through the conv and
+// pool layers a chunk at a time, each layer's output in cache for the
+// next.
+const spatialValues = 1 << 16
 
 type layer struct {
 	train.ChainLayer
@@ -207,6 +218,12 @@ func FromLayers(layers []Layer, k train.Kernels) (*Engine, error) {
 		}
 		e.layers[i] = el
 	}
+	widest := 1
+	for e.spatial < len(e.layers) && (e.layers[e.spatial].Kind == train.LayerConv || e.layers[e.spatial].Kind == train.LayerMaxPool) {
+		widest = max(widest, e.layers[e.spatial].Outputs())
+		e.spatial++
+	}
+	e.chunk = max(1, spatialValues/widest)
 	return e, nil
 }
 
@@ -258,7 +275,9 @@ func (e *Engine) Run(x []float32, batch int) ([]float32, error) {
 		widest, col, acc := 0, 0, 0
 		for i := range e.layers {
 			l := &e.layers[i]
-			widest = max(widest, l.Outputs())
+			if i >= e.spatial || i == e.spatial-1 {
+				widest = max(widest, l.Outputs())
+			}
 			if l.Kind == train.LayerConv {
 				ld := lanes(min(l.imagesPerChunk(), batch) * l.OutH() * l.OutW())
 				col = max(col, ld*l.In*l.KH*l.KW)
@@ -267,29 +286,54 @@ func (e *Engine) Run(x []float32, batch int) ([]float32, error) {
 		}
 		e.buf[0] = make([]float32, batch*widest)
 		e.buf[1] = make([]float32, batch*widest)
+		if e.spatial > 0 {
+			sw := 0
+			for _, l := range e.layers[:e.spatial] {
+				sw = max(sw, l.Outputs())
+			}
+			e.sbuf[0] = make([]float32, min(batch, e.chunk)*sw)
+			e.sbuf[1] = make([]float32, min(batch, e.chunk)*sw)
+		}
 		e.col = make([]float32, col)
 		e.acc = make([]float32, acc)
 		e.batch = batch
 	}
-	in := x
-	next := 0
-	for i := 0; i < len(e.layers); i++ {
+	in, next := x, 0
+	if e.spatial > 0 {
+		inSz, flat := e.Inputs(), e.layers[e.spatial-1].Outputs()
+		dst := e.buf[0][:batch*flat]
+		for i0 := 0; i0 < batch; i0 += e.chunk {
+			n := min(e.chunk, batch-i0)
+			y := e.runLayers(0, e.spatial, x[i0*inSz:(i0+n)*inSz], n, &e.sbuf, 0)
+			copy(dst[i0*flat:(i0+n)*flat], y)
+		}
+		in, next = dst, 1
+	}
+	out := e.runLayers(e.spatial, len(e.layers), in, batch, &e.buf, next)
+	return out, nil
+}
+
+// runLayers runs layers [lo, hi) on batch examples in, their outputs
+// alternating between the buffers of tmp from tmp[next] on, and returns
+// the last output.
+func (e *Engine) runLayers(lo, hi int, in []float32, batch int, tmp *[2][]float32, next int) []float32 {
+	for i := lo; i < hi; i++ {
 		l := &e.layers[i]
 		if l.Kind == train.LayerFlatten {
 			continue // [C, H, W] in row-major order is already flat
 		}
-		if l.Kind == train.LayerConv && i+1 < len(e.layers) && e.layers[i+1].Kind == train.LayerMaxPool {
+		if l.Kind == train.LayerConv && i+1 < hi && e.layers[i+1].Kind == train.LayerMaxPool {
 			// conv, ReLU and pool fused: each output plane is pooled
 			// while in cache, and the unpooled output is never written
 			pool := &e.layers[i+1]
-			y := e.buf[next][:batch*pool.Outputs()]
+			y := tmp[next][:batch*pool.Outputs()]
 			next = 1 - next
 			e.conv(l, y, in, batch, &pool.ChainLayer)
 			in = y
 			i++
 			continue
 		}
-		y := e.buf[next][:batch*l.Outputs()]
+		y := tmp[next][:batch*l.Outputs()]
 		next = 1 - next
 		switch l.Kind {
 		case train.LayerDense:
@@ -307,7 +351,7 @@ func (e *Engine) Run(x []float32, batch int) ([]float32, error) {
 		}
 		in = y
 	}
-	return in, nil
+	return in
 }
 
 // product computes y += x·W for rows rows of x with l's kernel (a dense
