@@ -115,9 +115,12 @@
 // with either kernels. They apply to float32 weights on the default build
 // with AVX2 (Backend "go-avx2" or "go-avx512"); elsewhere every layer runs
 // dense.
-// DenseLayers describes a model made of dense layers as plain values, for
-// graph-free inference (package train/infer) and compressed model files
-// (package train/export).
+//
+// Chain describes a model as a chain of plain layers (ChainLayer: dense,
+// conv, max-pool, flatten, with their geometry; every built-in model is
+// one), for graph-free inference (package train/infer) and compressed
+// model files (package train/export); DenseLayers is Chain restricted to
+// dense layers.
 //
 // # Compaction
 //
