@@ -115,9 +115,12 @@
 // with either kernels. They apply to float32 weights on the default build
 // with AVX2 (Backend "go-avx2" or "go-avx512"); elsewhere every layer runs
 // dense.
-// DenseLayers describes a model made of dense layers as plain values, for
-// graph-free inference (package train/infer) and compressed model files
-// (package train/export).
+//
+// Chain describes a model as a chain of plain layers (ChainLayer: dense,
+// conv, max-pool, flatten, with their geometry; every built-in model is
+// one), for graph-free inference (package train/infer) and compressed
+// model files (package train/export); DenseLayers is Chain restricted to
+// dense layers.
 //
 // # Compaction
 //
@@ -171,7 +174,10 @@
 // does not fall on denormals, which decaying moments of pruned weights
 // become). On amd64 with AVX2 and FMA, float32 matrix products use the
 // package's own assembly kernels, AVX-512 where the CPU and OS support it;
-// other products use the BLAS Gorgonia uses. Convolutions, pooling and Adam
+// other products use the BLAS Gorgonia uses. The environment variable
+// SHEARS_CPU, read at start, runs an older CPU's paths on this one:
+// SHEARS_CPU=avx2 leaves AVX-512 out, SHEARS_CPU=generic every assembly
+// kernel (run tests with -count=1 then: the test cache does not see it). Convolutions, pooling and Adam
 // use up to GOMAXPROCS cores. BenchmarkTrainLeNet300100 measures
 // one step of LeNet-300-100 (float32, batch 60, Adam) in samples per second;
 // scripts/bench_torch_train.py measures the same step in PyTorch:

@@ -1,11 +1,7 @@
 package train
 
 import (
-	"errors"
 	"fmt"
-
-	"gorgonia.org/gorgonia"
-	"gorgonia.org/tensor"
 )
 
 // Kernels chooses how the dense layers of a model compute their products
@@ -71,74 +67,22 @@ func (k Kernels) UseSparse(kept, total int) bool {
 	return total > 0 && float64(kept) <= SparseThreshold*float64(total)
 }
 
-// DenseLayer is one fully connected layer, y = x·W + b, followed by a ReLU
-// when ReLU is set: a step of a model whose forward pass is a chain of this
-// package's Dense and DenseReLU ops. The inference path (package
-// train/infer) and the compressed export (package train/export) run such
-// chains without a graph.
-type DenseLayer struct {
-	Weight, Bias string // the names of the layer's params: W [In, Out], b [Out]
-	In, Out      int
-	ReLU         bool
-}
-
 // DenseLayers traces m's forward pass for examples of shape input and
 // returns its layers, first to last, when the pass is a chain of Dense and
 // DenseReLU ops from the (flattened) input to the logits, each reading a
 // weight and a bias param of m; the built-in MLP and LeNet300100 are such
-// chains. For any other model (convolutions, a user's own ops) it returns
-// an error.
+// chains. For any other model it returns an error. Chain describes the
+// wider family of chains with convolutions and pools (every built-in
+// model); DenseLayers is Chain restricted to dense layers.
 func DenseLayers(m Model, input []int) ([]DenseLayer, error) {
-	specs, err := checkSpecs(m)
+	layers, err := Chain(m, input)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := checkInput(m.Name(), input); err != nil {
-		return nil, err
-	}
-	g := gorgonia.NewGraph()
-	x := gorgonia.NewTensor(g, tensor.Float32, 1+len(input), gorgonia.WithShape(append([]int{1}, input...)...), gorgonia.WithName("x"))
-	nodes := make([]*gorgonia.Node, len(specs))
-	param := make(map[*gorgonia.Node]int, len(specs))
-	for i, s := range specs {
-		nodes[i] = gorgonia.NewTensor(g, tensor.Float32, len(s.Shape), gorgonia.WithShape(s.Shape...), gorgonia.WithName(s.Name))
-		param[nodes[i]] = i
-	}
-	out, err := forward(m, g, x, nodes, 1)
-	if err != nil {
-		return nil, err
-	}
-	var layers []DenseLayer
-	for out != x {
-		op, ok := out.Op().(*denseOp)
-		if !ok {
-			return nil, fmt.Errorf("train: model %q: %v is not a dense layer; only chains of Dense and DenseReLU run without a graph", m.Name(), out.Op())
+	for _, l := range layers {
+		if l.Kind != LayerDense {
+			return nil, fmt.Errorf("train: model %q has a %v layer; DenseLayers takes chains of Dense and DenseReLU only (see Chain)", m.Name(), l.Kind)
 		}
-		ch := g.From(out.ID())
-		if ch.Len() != 3 {
-			return nil, fmt.Errorf("train: model %q: a dense layer has %d inputs", m.Name(), ch.Len())
-		}
-		var in [3]*gorgonia.Node
-		for i := 0; ch.Next(); i++ {
-			in[i] = ch.Node().(*gorgonia.Node)
-		}
-		wi, okW := param[in[1]]
-		bi, okB := param[in[2]]
-		if !okW || !okB {
-			return nil, fmt.Errorf("train: model %q: a dense layer's weight or bias is not a param", m.Name())
-		}
-		ws := specs[wi].Shape
-		layers = append(layers, DenseLayer{Weight: specs[wi].Name, Bias: specs[bi].Name, In: ws[0], Out: ws[1], ReLU: op.relu})
-		if len(layers) > len(specs) {
-			return nil, errors.New("train: DenseLayers: the chain does not end")
-		}
-		out = in[0]
-	}
-	for i, j := 0, len(layers)-1; i < j; i, j = i+1, j-1 {
-		layers[i], layers[j] = layers[j], layers[i]
-	}
-	if len(layers) == 0 {
-		return nil, fmt.Errorf("train: model %q: no dense layers", m.Name())
 	}
 	return layers, nil
 }

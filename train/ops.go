@@ -354,7 +354,9 @@ func denseFwd[T float](x, w, b, y []T, batch, k, n int, relu bool) {
 		copy(y[i*n:(i+1)*n], b)
 	}
 	gemm(false, false, batch, n, k, x, k, w, n, 1, y, n)
-	if relu {
+	if relu && isF32[T]() {
+		kernel.ReLU(as32(y))
+	} else if relu {
 		for i, v := range y {
 			if v < 0 {
 				y[i] = 0
@@ -456,19 +458,10 @@ func reluGrad[T float](y, dy, out []T) {
 	}
 }
 
-// reluGrad32 is reluGrad without a branch (the signs of y are random, and
-// a mispredicted branch per entry cost more than the rest of the op).
-func reluGrad32(y, dy, out []float32) {
-	out = out[:len(y)]
-	dy = dy[:len(y)]
-	for i, v := range y {
-		keep := uint32(0)
-		if v > 0 {
-			keep = ^uint32(0)
-		}
-		out[i] = math.Float32frombits(math.Float32bits(dy[i]) & keep)
-	}
-}
+// reluGrad32 is reluGrad with the vector kernel (kernel.ReLUGrad: no
+// branch, whose misprediction on random signs cost more than the rest of
+// the op).
+func reluGrad32(y, dy, out []float32) { kernel.ReLUGrad(y, dy, out) }
 
 // matTNOp: xᵀ·dz, x [batch, ...] flattened to [batch, k], dz [batch, n] → [k, n].
 type matTNOp struct {
@@ -588,6 +581,10 @@ func colSumKernel[T float](_ *colSumOp, a *args[T]) error {
 }
 
 func colSum[T float](a, out []T, rows, n int) {
+	if isF32[T]() {
+		kernel.ColSum(as32(a), as32(out), rows, n)
+		return
+	}
 	clear(out)
 	for i := 0; i < rows; i++ {
 		row := a[i*n : (i+1)*n]
@@ -628,6 +625,30 @@ func xentShape(in []tensor.Shape) error {
 
 type xentOp struct {
 	opKit
+	memo xentMemo
+}
+
+// xentMemo is what the loss computed for the softmax of its last logits
+// (at of, n of them): each row's largest logit m as float64, the
+// exponentials exp(z - m) and their sum, in float64. The gradient op of the
+// same graph, which runs after the loss on the same logits, reads them once
+// (ok) instead of computing them again; the values are the ones it would
+// compute, so the numbers do not change.
+type xentMemo struct {
+	m, sum, ex []float64
+	of         unsafe.Pointer
+	n          int
+	ok         bool
+}
+
+// rows returns the memo's rows for logits z [batch, classes] if the loss
+// computed them for z since the last call, nil otherwise.
+func (mm *xentMemo) rows(z unsafe.Pointer, n int) *xentMemo {
+	if mm == nil || !mm.ok || mm.of != z || mm.n != n {
+		return nil
+	}
+	mm.ok = false
+	return mm
 }
 
 func (op *xentOp) Arity() int    { return 2 }
@@ -645,9 +666,9 @@ func (op *xentOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
 	return run(op, vals, xentKernel[float32], xentKernel[float64])
 }
 
-func xentKernel[T float](_ *xentOp, a *args[T]) (err error) {
+func xentKernel[T float](op *xentOp, a *args[T]) (err error) {
 	s := a.shape[0]
-	a.loss, err = xentLoss(a.in[0], a.in[1], s[0], s[1])
+	a.loss, err = xentLoss(a.in[0], a.in[1], s[0], s[1], &op.memo)
 	return err
 }
 
@@ -677,15 +698,47 @@ func rowLoss[T float](z []T, c int) (loss float64, argmax int) {
 	return m + math.Log(sum) - float64(z[c]), argmax
 }
 
-func xentLoss[T float](z, y []T, batch, classes int) (float64, error) {
+// xentLoss returns the mean loss of the batch; with memo, it keeps the
+// softmax's terms there for the gradient.
+func xentLoss[T float](z, y []T, batch, classes int, memo *xentMemo) (float64, error) {
+	if memo != nil {
+		memo.ok = false
+		n := batch * classes
+		if cap(memo.ex) < n || cap(memo.m) < batch {
+			memo.ex, memo.m, memo.sum = make([]float64, n), make([]float64, batch), make([]float64, batch)
+		}
+		memo.ex, memo.m, memo.sum = memo.ex[:n], memo.m[:batch], memo.sum[:batch]
+	}
 	total := 0.0
 	for i := 0; i < batch; i++ {
 		c, err := label(y[i], classes)
 		if err != nil {
 			return 0, err
 		}
-		l, _ := rowLoss(z[i*classes:(i+1)*classes], c)
-		total += l
+		row := z[i*classes : (i+1)*classes]
+		if memo == nil {
+			l, _ := rowLoss(row, c)
+			total += l
+			continue
+		}
+		// rowLoss, keeping its terms
+		mx := row[0]
+		for _, v := range row {
+			if v > mx {
+				mx = v
+			}
+		}
+		m, sum, ex := float64(mx), 0.0, memo.ex[i*classes:(i+1)*classes]
+		for j, v := range row {
+			e := math.Exp(float64(v) - m)
+			ex[j] = e
+			sum += e
+		}
+		memo.m[i], memo.sum[i] = m, sum
+		total += m + math.Log(sum) - float64(row[c])
+	}
+	if memo != nil && batch > 0 {
+		memo.of, memo.n, memo.ok = unsafe.Pointer(&z[0]), batch*classes, true
 	}
 	return total / float64(batch), nil
 }
@@ -696,7 +749,7 @@ func (op *xentOp) SymDiff(in gorgonia.Nodes, output, grad *gorgonia.Node) (gorgo
 	if len(in) != 2 {
 		return nil, errors.New("train: loss: SymDiff wants 2 inputs")
 	}
-	dz, err := gorgonia.ApplyOp(&xentGradOp{}, in[0], in[1], grad)
+	dz, err := gorgonia.ApplyOp(&xentGradOp{fwd: op}, in[0], in[1], grad)
 	if err != nil {
 		return nil, err
 	}
@@ -707,6 +760,7 @@ func (op *xentOp) SymDiff(in gorgonia.Nodes, output, grad *gorgonia.Node) (gorgo
 // scalar).
 type xentGradOp struct {
 	opKit
+	fwd *xentOp // the loss, whose softmax terms it reuses; nil in tests
 }
 
 func (op *xentGradOp) Arity() int { return 3 }
@@ -732,17 +786,26 @@ func (op *xentGradOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
 	return run(op, vals, xentGradKernel[float32], xentGradKernel[float64])
 }
 
-func xentGradKernel[T float](_ *xentGradOp, a *args[T]) error {
+func xentGradKernel[T float](op *xentGradOp, a *args[T]) error {
 	g := a.scal[2]
 	if a.in[2] != nil { // a one-element tensor
 		g = float64(a.in[2][0])
 	}
 	s := a.shape[0]
-	return xentGrad(a.in[0], a.in[1], a.out, s[0], s[1], g)
+	var memo *xentMemo
+	if op.fwd != nil {
+		memo = op.fwd.memo.rows(unsafe.Pointer(&a.in[0][0]), s[0]*s[1])
+	}
+	return xentGrad(a.in[0], a.in[1], a.out, s[0], s[1], g, memo)
 }
 
-func xentGrad[T float](z, y, out []T, batch, classes int, g float64) error {
+// xentGrad computes the loss's gradient; with memo (the loss's terms for
+// these logits), it takes the exponentials and sums of the rows whose
+// largest logit is the one it finds (all but rows holding NaN) from there.
+func xentGrad[T float](z, y, out []T, batch, classes int, g float64, memo *xentMemo) error {
 	scale := g / float64(batch)
+	var buf [16]float64
+	ex := buf[:]
 	for i := 0; i < batch; i++ {
 		c, err := label(y[i], classes)
 		if err != nil {
@@ -754,13 +817,25 @@ func xentGrad[T float](z, y, out []T, batch, classes int, g float64) error {
 		for _, v := range row {
 			mx = max(mx, float64(v))
 		}
-		sum := 0.0
-		for _, v := range row {
-			sum += math.Exp(float64(v) - mx)
+		var sum float64
+		var e []float64
+		if memo != nil && memo.m[i] == mx {
+			sum, e = memo.sum[i], memo.ex[i*classes:(i+1)*classes]
+		} else {
+			// each exponential computed once, kept in float64
+			if len(ex) < classes {
+				ex = make([]float64, classes)
+			}
+			e = ex[:classes]
+			for j, v := range row {
+				x := math.Exp(float64(v) - mx)
+				e[j] = x
+				sum += x
+			}
 		}
 		inv := scale / sum
-		for j, v := range row {
-			o[j] = T(math.Exp(float64(v)-mx) * inv)
+		for j := range row {
+			o[j] = T(e[j] * inv)
 		}
 		o[c] -= T(scale)
 	}

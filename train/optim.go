@@ -129,6 +129,7 @@ type momentumState struct {
 	sizes    []int
 	buf      []*tensor.Dense
 	kept     [][]int32 // per param, the entries to update; nil: all (sparse.go)
+	pat      []*kernel.Pattern
 	kbuf     keptBuf
 }
 
@@ -140,7 +141,7 @@ func (s *momentumState) Update(params []prune.Param, lr float64) error {
 	}
 	for i, p := range params {
 		if i < len(s.kept) && s.kept[i] != nil && p.Value.Dtype() == tensor.Float32 {
-			momentumKept(&s.kbuf, s.kept[i], floats[float32](p.Value), floats[float32](p.Grad), floats[float32](s.buf[i]), float32(lr), float32(s.mu), float32(s.wd), s.nesterov)
+			momentumKept(&s.kbuf, s.pat[i], floats[float32](p.Value), floats[float32](p.Grad), floats[float32](s.buf[i]), float32(lr), float32(s.mu), float32(s.wd), s.nesterov)
 			continue
 		}
 		if p.Value.Dtype() == tensor.Float32 {
@@ -214,6 +215,7 @@ type adamState struct {
 	t               *tensor.Dense
 	all             []*tensor.Dense
 	kept            [][]int32 // per param, the entries to update; nil: all (sparse.go)
+	pat             []*kernel.Pattern
 	cm, cv          [][]float32
 	stale           bool
 	kbuf            keptBuf
@@ -251,7 +253,7 @@ func (s *adamState) Update(params []prune.Param, lr float64) error {
 			if s.stale {
 				s.gather()
 			}
-			adamKept(&s.kbuf, s.kept[i], floats[float32](p.Value), floats[float32](p.Grad), s.cm[i], s.cv[i], &s.k32)
+			adamKept(&s.kbuf, s.pat[i], floats[float32](p.Value), floats[float32](p.Grad), s.cm[i], s.cv[i], &s.k32)
 			continue
 		}
 		if p.Value.Dtype() == tensor.Float32 {

@@ -2,7 +2,6 @@ package train
 
 import (
 	"fmt"
-	"math"
 
 	"github.com/shearsml/shears/prune"
 	"github.com/shearsml/shears/train/internal/kernel"
@@ -18,21 +17,9 @@ import (
 // sparseFwd is Dense's forward pass with the sparse kernels: the bias, then
 // the kept weights' products in the dense kernel's order, then the ReLU.
 func sparseFwd(p *kernel.Pattern, x, w, b, y []float32, batch int, relu bool) {
-	n := p.Cols()
-	for i := 0; i < batch; i++ {
-		copy(y[i*n:(i+1)*n], b)
-	}
-	p.Forward(y, x, w, batch)
+	p.ForwardBias(y, x, w, b, batch)
 	if relu {
-		// y[i] = 0 where y[i] < 0, as denseFwd does (keeping -0 and
-		// NaN), without a branch: the signs of y are random.
-		for i, v := range y {
-			keep := ^uint32(0)
-			if v < 0 {
-				keep = 0
-			}
-			y[i] = math.Float32frombits(math.Float32bits(v) & keep)
-		}
+		kernel.ReLU(y) // as denseFwd: y < 0 becomes +0; -0 and NaN stay
 	}
 }
 
@@ -111,10 +98,32 @@ func (t *Trainer) planSparse() error {
 	for _, eg := range t.evals {
 		t.attachSparse(eg.dense)
 	}
-	if ks, ok := t.opt.(keptState); ok {
+	ks, compact := t.opt.(keptState)
+	if compact {
 		ks.setKept(masks, t.sparse)
 	}
+	t.keptGrads(compact)
 	return nil
+}
+
+// keptGrads tells the sparse layers' weight gradients to compute the kept
+// entries only (the pattern's KeptGrad, which the built-in optimizers read)
+// when on, and the whole gradient tensor as well when off (for an optimizer
+// of the caller's, and for Gradients).
+func (t *Trainer) keptGrads(on bool) {
+	for _, p := range t.sparse {
+		if p != nil {
+			p.GradKeptOnly = on
+		}
+	}
+}
+
+// fullGrads makes the sparse layers compute whole gradient tensors until
+// the function it returns is called (Gradients reads them).
+func (t *Trainer) fullGrads() func() {
+	_, compact := t.opt.(keptState)
+	t.keptGrads(false)
+	return func() { t.keptGrads(compact) }
 }
 
 // attachSparse points each dense op of a graph at its weight's pattern (nil:
@@ -142,14 +151,16 @@ func (t *Trainer) SparseLayers() []string {
 
 // keptState is an optimizer state that can update the kept entries of a
 // param only. setKept gets, per param, its mask (nil when unmasked) and
-// whether to update its kept entries only (sparse not nil); it sets the
-// state of pruned entries to zero.
+// its sparse kernels (nil: update every entry); it sets the state of
+// pruned entries to zero. Its updates of a param with sparse kernels read
+// the gradient from the pattern (KeptGrad), not from the param's Grad.
 type keptState interface {
 	setKept(masks []*prune.Mask, sparse []*kernel.Pattern)
 }
 
 // keptIndex lists the kept entries of each param that updates kept entries
-// only (nil for the others), and zeroes the pruned entries of state.
+// only (nil for the others), in its pattern's order (KeptOffsets), and
+// zeroes the pruned entries of state.
 func keptIndex(masks []*prune.Mask, sparse []*kernel.Pattern, state ...[]*tensor.Dense) [][]int32 {
 	kept := make([][]int32, len(masks))
 	for i, mk := range masks {
@@ -161,16 +172,9 @@ func keptIndex(masks []*prune.Mask, sparse []*kernel.Pattern, state ...[]*tensor
 				mk.ApplyTo(st[i]) // sizes checked by SetMasks
 			}
 		}
-		if i >= len(sparse) || sparse[i] == nil {
-			continue
+		if i < len(sparse) && sparse[i] != nil {
+			kept[i] = sparse[i].KeptOffsets()
 		}
-		idx := make([]int32, 0, mk.Kept())
-		for j := 0; j < mk.Len(); j++ {
-			if mk.Keeps(j) {
-				idx = append(idx, int32(j))
-			}
-		}
-		kept[i] = idx
 	}
 	return kept
 }
@@ -178,6 +182,7 @@ func keptIndex(masks []*prune.Mask, sparse []*kernel.Pattern, state ...[]*tensor
 func (s *adamState) setKept(masks []*prune.Mask, sparse []*kernel.Pattern) {
 	s.sync()
 	s.kept = keptIndex(masks, sparse, s.m, s.v)
+	s.pat = sparse
 	s.cm, s.cv = make([][]float32, len(s.kept)), make([][]float32, len(s.kept))
 	s.stale = true
 }
@@ -224,45 +229,65 @@ func (s *adamState) gather() {
 
 func (s *momentumState) setKept(masks []*prune.Mask, sparse []*kernel.Pattern) {
 	s.kept = keptIndex(masks, sparse, s.buf)
+	s.pat = sparse
 }
 
 // keptBuf holds the gathered entries of a kept-only update.
 type keptBuf struct {
-	w, g, m, v []float32
+	g, b []float32
 }
 
-func (b *keptBuf) size(n int) {
-	if cap(b.w) < n {
-		b.w, b.g, b.m, b.v = make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
+// keptGrad returns the kept entries of a param's gradient: the pattern's
+// (GradW computed them), or gathered from the whole gradient g.
+func keptGrad(buf *keptBuf, p *kernel.Pattern, g []float32) []float32 {
+	if kg, ok := p.KeptGrad(); ok {
+		return kg
 	}
-	b.w, b.g, b.m, b.v = b.w[:n], b.g[:n], b.m[:n], b.v[:n]
+	off := p.KeptOffsets()
+	buf.g = grow32(buf.g, len(off))
+	for q, o := range off {
+		buf.g[q] = g[o]
+	}
+	return buf.g
 }
 
-// adamKept runs adamStep on the kept entries idx of one float32 param,
-// whose moments are the compact m and v: it gathers the weights and
-// gradients, updates them with the same code as the dense update (so each
-// entry gets the same bits), and scatters the weights back. Pruned
-// entries, whose gradient and moments are zero, would not change under the
-// dense update either.
-func adamKept(buf *keptBuf, idx []int32, w, g, m, v []float32, k *adamCoef[float32]) {
-	buf.size(len(idx))
-	for q, i := range idx {
-		buf.w[q], buf.g[q] = w[i], g[i]
+func grow32(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
 	}
-	adamStep(buf.w, buf.g, m, v, k)
-	for q, i := range idx {
-		w[i] = buf.w[q]
+	return s[:n]
+}
+
+// adamKept runs adamStep on the kept entries of one float32 param, whose
+// moments are the compact m and v (in the pattern's order): it updates the
+// pattern's copy of the kept weights (KeptValues) from the kept gradient,
+// with the same code as the dense update (so each entry gets the same
+// bits), and writes them to w. Pruned entries, whose gradient and moments
+// are zero, would not change under the dense update either.
+func adamKept(buf *keptBuf, p *kernel.Pattern, w, g, m, v []float32, k *adamCoef[float32]) {
+	wk := p.KeptValues(w)
+	adamStep(wk, keptGrad(buf, p, g), m, v, k)
+	scatter(w, wk, p.KeptOffsets())
+}
+
+// scatter sets w[off[q]] = vals[q].
+func scatter(w, vals []float32, off []int32) {
+	vals = vals[:len(off)]
+	for q, o := range off {
+		w[o] = vals[q]
 	}
 }
 
-// momentumKept is adamKept for momentumStep.
-func momentumKept(buf *keptBuf, idx []int32, w, g, b []float32, lr, mu, wd float32, nesterov bool) {
-	buf.size(len(idx))
-	for q, i := range idx {
-		buf.w[q], buf.g[q], buf.m[q] = w[i], g[i], b[i]
+// momentumKept is adamKept for momentumStep, with the whole momentum buffer b.
+func momentumKept(buf *keptBuf, p *kernel.Pattern, w, g, b []float32, lr, mu, wd float32, nesterov bool) {
+	off := p.KeptOffsets()
+	wk := p.KeptValues(w)
+	gk := keptGrad(buf, p, g)
+	buf.b = grow32(buf.b, len(off))
+	for q, o := range off {
+		buf.b[q] = b[o]
 	}
-	momentumStep(buf.w, buf.g, buf.m, lr, mu, wd, nesterov)
-	for q, i := range idx {
-		w[i], b[i] = buf.w[q], buf.m[q]
-	}
+	momentumStep(wk, gk, buf.b, lr, mu, wd, nesterov)
+	scatter(w, wk, off)
+	scatter(b, buf.b, off)
 }

@@ -271,3 +271,134 @@ func TestSparseSnapshot(t *testing.T) {
 		t.Errorf("dense and sparse optimizer states: %v", err)
 	}
 }
+
+// TestSparseGradients: with the sparse kernels, whose weight gradients a
+// training step keeps at the kept entries only (for the built-in
+// optimizers), Trainer.Gradients still returns whole gradient tensors, the
+// same bit for bit as with the dense kernels, and training after it goes on
+// as with the dense kernels; with SGD (no kept-only update) as well.
+func TestSparseGradients(t *testing.T) {
+	if !kernel.HasAVX2 || !isGonum(gorgonia.WhichBLAS()) {
+		t.Skip("the sparse kernels need the default build on an AVX2 CPU")
+	}
+	data, err := Load("digits", 180, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := LeNet300100(data.Train.Shape, data.Train.Classes)
+	for _, opt := range []Optimizer{Adam{}, SGD{LR: 0.05}, Momentum{}} {
+		var grads [][]prune.Param
+		var finals []*Weights
+		for _, k := range []Kernels{KernelsDense, KernelsSparse} {
+			w, err := NewWeights(m, tensor.Float32, rand.New(rand.NewPCG(5, 0)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr, err := NewTrainer(m, w, Config{Iterations: 40, Optimizer: opt, Kernels: k, Seed: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			params := w.Prunable()
+			ms := prune.NewMasks(params)
+			if err := (prune.Global{Scorer: prune.L1{}, Amount: prune.Fraction(0.93)}).Prune(ms, params); err != nil {
+				t.Fatal(err)
+			}
+			if err := tr.SetMasks(ms); err != nil {
+				t.Fatal(err)
+			}
+			if k == KernelsSparse && len(tr.SparseLayers()) == 0 {
+				t.Fatalf("%v: no layer runs sparse", opt)
+			}
+			if _, err := tr.Fit(context.Background(), data); err != nil {
+				t.Fatal(err)
+			}
+			g, err := tr.Gradients(data.Train, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			nonzero := false
+			for _, p := range g {
+				for _, v := range p.Grad.Float32s() {
+					nonzero = nonzero || v != 0
+				}
+			}
+			if !nonzero {
+				t.Fatalf("%v, %v: Gradients are all zero", opt, k)
+			}
+			if err := tr.SetIterations(80); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tr.Fit(context.Background(), data); err != nil {
+				t.Fatal(err)
+			}
+			grads = append(grads, g)
+			finals = append(finals, w)
+			tr.Close()
+		}
+		for i := range grads[0] {
+			if err := sameTensors([]*tensor.Dense{grads[0][i].Grad}, []*tensor.Dense{grads[1][i].Grad}); err != nil {
+				t.Errorf("%v: Gradients of %s: %v", opt, grads[0][i].Name, err)
+			}
+		}
+		if !finals[0].Equal(finals[1]) {
+			t.Errorf("%v: weights after Gradients differ between the kernels", opt)
+		}
+	}
+}
+
+// BenchmarkLotteryLevels times a LeNet-300-100 training step (batch 60,
+// Adam, one thread) at each level of the README's Fashion-MNIST lottery
+// protocol (layer-wise magnitude pruning: 20% of each hidden layer and 10% of
+// the output layer per level), with KernelsAuto and KernelsDense: the
+// per-level arithmetic behind a whole lottery run's speed-up; and with
+// KernelsSparse, which runs every masked layer sparse, for the break-even
+// density that SparseThreshold is set from.
+func BenchmarkLotteryLevels(b *testing.B) {
+	d := synthetic(600, []int{1, 28, 28}, 10, 1)
+	m, err := LeNet300100(d.Shape, 10)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for level := 0; level <= 12; level++ {
+		for _, k := range []Kernels{KernelsAuto, KernelsDense, KernelsSparse} {
+			if level == 0 && k == KernelsSparse {
+				continue // no masks: dense
+			}
+			b.Run(fmt.Sprintf("level=%d/%v", level, k), func(b *testing.B) {
+				w, err := NewWeights(m, tensor.Float32, rand.New(rand.NewPCG(1, 0)))
+				if err != nil {
+					b.Fatal(err)
+				}
+				t, err := NewTrainer(m, w, Config{Batch: 60, Optimizer: Adam{LR: 1.2e-3}, Kernels: k})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer t.Close()
+				if level > 0 {
+					params := w.Prunable()
+					ms := prune.NewMasks(params)
+					hidden := prune.Fraction(1 - math.Pow(0.8, float64(level)))
+					amounts := map[string]prune.Amount{"fc1.w": hidden, "fc2.w": hidden, "fc3.w": prune.Fraction(1 - math.Pow(0.9, float64(level)))}
+					if err := (prune.Layerwise{Scorer: prune.L1{}, Amounts: amounts}).Prune(ms, params); err != nil {
+						b.Fatal(err)
+					}
+					if err := t.SetMasks(ms); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := t.ensureTrainGraph(d); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := t.trainStep(d); err != nil {
+					b.Fatal(err)
+				}
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					if _, err := t.trainStep(d); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}

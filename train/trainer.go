@@ -769,6 +769,7 @@ func (t *Trainer) Gradients(d *Dataset, batches int) ([]prune.Param, error) {
 	if err := t.ensureTrainGraph(d); err != nil {
 		return nil, err
 	}
+	defer t.fullGrads()() // the sparse layers' whole gradients (sparse.go)
 	pr := t.w.Prunable()
 	sums := make([][]float64, len(pr))
 	for i, p := range pr {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/shearsml/shears/lottery"
 	"github.com/shearsml/shears/train"
 )
 
@@ -102,5 +103,57 @@ func TestBadFlags(t *testing.T) {
 	var stderr bytes.Buffer
 	if err := run(context.Background(), []string{"-h"}, &bytes.Buffer{}, &stderr); !errors.Is(err, flag.ErrHelp) || !strings.Contains(stderr.String(), "-structured") {
 		t.Errorf("-h: %v, stderr %q", err, stderr.String())
+	}
+}
+
+// TestQuickConvTicket exports a LeNet-5 lottery ticket (a conv chain) at 32
+// and at 8 bits and evaluates the files: at 32 bits the exported model is
+// the ticket (the same test accuracy), and -eval reads it back.
+func TestQuickConvTicket(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "lottery")
+	exp := lottery.Experiment{Model: "lenet5", Data: lottery.Data{Source: "digits"}, Train: lottery.Training{Iterations: 30, EvalEvery: 30}, Levels: 2, Trials: 1}
+	if _, err := lottery.Run(context.Background(), dir, exp, lottery.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, bits := range []string{"32", "8"} {
+		out, file := filepath.Join(t.TempDir(), "out"), filepath.Join(t.TempDir(), "t.shx")
+		var stdout, stderr bytes.Buffer
+		args := []string{"-quick", "-out", out, "-structured", "0", "-ticket", dir, "-level", "2", "-bits", bits, "-export", file}
+		if err := run(context.Background(), args, &stdout, &stderr); err != nil {
+			t.Fatalf("%v\n%s%s", err, stdout.String(), stderr.String())
+		}
+		b, _ := os.ReadFile(filepath.Join(out, "report.json"))
+		var rep report
+		if err := json.Unmarshal(b, &rep); err != nil || rep.Sparse == nil || rep.Export == nil {
+			t.Fatalf("report.json: %v\n%s", err, b)
+		}
+		fi, err := os.Stat(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kinds := map[string]int{}
+		for _, l := range rep.Export.Layers {
+			kinds[l.Kind]++
+		}
+		if rep.Export.Bytes != int(fi.Size()) || rep.Export.Ratio <= 1 || kinds["conv"] != 2 || kinds["dense"] != 3 || rep.Export.TestAccuracy <= 0.2 {
+			t.Errorf("%s bits: export %+v, file %d bytes", bits, rep.Export, fi.Size())
+		}
+		if rep.Sparse.GraphMsBatch1 <= 0 || rep.Sparse.GraphMsBatch60 <= 0 || rep.Sparse.DenseMsBatch60 <= 0 {
+			t.Errorf("%s bits: sparse timings %+v", bits, rep.Sparse)
+		}
+		if bits == "32" && rep.Export.TestAccuracy != rep.Sparse.TestAccuracy {
+			t.Errorf("32 bits: the exported ticket's accuracy %v, the ticket's %v", rep.Export.TestAccuracy, rep.Sparse.TestAccuracy)
+		}
+		stdout.Reset()
+		if err := run(context.Background(), []string{"-eval", file, "-data", "digits", "-quick"}, &stdout, &stderr); err != nil {
+			t.Fatalf("-eval: %v\n%s", err, stderr.String())
+		}
+		var ev evalReport
+		if err := json.Unmarshal(stdout.Bytes(), &ev); err != nil {
+			t.Fatalf("-eval printed %q: %v", stdout.String(), err)
+		}
+		if ev.TestAccuracy != rep.Export.TestAccuracy || ev.MsBatch1 <= 0 || ev.MsBatch60 <= 0 {
+			t.Errorf("-eval: %+v, the export's accuracy %v", ev, rep.Export.TestAccuracy)
+		}
 	}
 }

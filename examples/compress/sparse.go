@@ -35,6 +35,10 @@ type sparseReport struct {
 	// interleaved with the sparse run.
 	DenseMsBatch1  float64 `json:"dense_ms_batch1"`
 	DenseMsBatch60 float64 `json:"dense_ms_batch60"`
+	// GraphMsBatch1/60: the same weights run by train.Predictor (the
+	// Gorgonia graph), timed interleaved with the engines.
+	GraphMsBatch1  float64 `json:"graph_ms_batch1"`
+	GraphMsBatch60 float64 `json:"graph_ms_batch60"`
 }
 
 // exportReport is report.json's "export".
@@ -112,8 +116,10 @@ func ticket(dir string, level int, data train.Splits) (*sparseModel, error) {
 }
 
 // timeEngines measures engines at batch 1 and 60, interleaved, on test
-// examples: ms per call, per engine and batch.
-func timeEngines(o options, d *train.Dataset, engines ...*infer.Engine) ([][2]float64, error) {
+// examples: ms per call, per engine and batch. When graph is not nil, the
+// model and weights it holds run by train.Predictor in the same rounds,
+// timed last.
+func timeEngines(o options, d *train.Dataset, graph *sparseModel, engines ...*infer.Engine) ([][2]float64, error) {
 	cfg := metrics.LatencyConfig{Rounds: o.rounds}
 	if o.quick {
 		cfg.RoundTime = 10 * time.Millisecond
@@ -129,11 +135,22 @@ func timeEngines(o options, d *train.Dataset, engines ...*infer.Engine) ([][2]fl
 		for _, e := range engines {
 			fns = append(fns, func() error { _, err := e.Run(x, batch); return err })
 		}
+		if graph != nil {
+			p, err := train.NewPredictor(graph.m, graph.w, batch, d.Shape)
+			if err != nil {
+				return nil, err
+			}
+			defer p.Close()
+			fns = append(fns, func() error { _, err := p.Run(x); return err })
+		}
 		lat, err := metrics.MeasureLatency(cfg, fns...)
 		if err != nil {
 			return nil, err
 		}
-		for i := range engines {
+		for i := range fns {
+			if i == len(out) {
+				out = append(out, [2]float64{})
+			}
 			out[i][bi] = lat[i].Ms
 		}
 	}
@@ -177,26 +194,24 @@ func sparseSteps(ctx context.Context, o options, rep *report, m train.Model, w *
 	}
 	sr := &sparseReport{Source: sm.label}
 	sr.ParamsKept = int64(sm.masks.Kept())
-	dl, err := train.DenseLayers(sm.m, data.Train.Shape)
-	if err != nil {
-		return err
-	}
+	layers := auto.Layers()
 	for i, s := range auto.Sparse() {
 		if s {
-			sr.SparseLayers = append(sr.SparseLayers, dl[i].Weight)
+			sr.SparseLayers = append(sr.SparseLayers, layers[i].Weight)
 		}
 	}
 	if sr.TestAccuracy, err = auto.Accuracy(data.Test, 60); err != nil {
 		return err
 	}
-	ms, err := timeEngines(o, data.Test, auto, dense)
+	ms, err := timeEngines(o, data.Test, sm, auto, dense)
 	if err != nil {
 		return err
 	}
 	sr.MsBatch1, sr.MsBatch60, sr.DenseMsBatch1, sr.DenseMsBatch60 = ms[0][0], ms[0][1], ms[1][0], ms[1][1]
+	sr.GraphMsBatch1, sr.GraphMsBatch60 = ms[2][0], ms[2][1]
 	rep.Sparse = sr
-	stage("sparse kernels: %.2f%% test accuracy; %.4f ms at batch 1 (dense kernel %.4f), %.4f ms at batch 60 (%.4f)",
-		100*sr.TestAccuracy, sr.MsBatch1, sr.DenseMsBatch1, sr.MsBatch60, sr.DenseMsBatch60)
+	stage("sparse kernels: %.2f%% test accuracy; %.4f ms at batch 1 (dense kernels %.4f, graph %.4f), %.4f ms at batch 60 (%.4f, %.4f)",
+		100*sr.TestAccuracy, sr.MsBatch1, sr.DenseMsBatch1, sr.GraphMsBatch1, sr.MsBatch60, sr.DenseMsBatch60, sr.GraphMsBatch60)
 
 	if o.export == "" {
 		return nil
@@ -249,7 +264,7 @@ func evalFile(o options, stdout io.Writer) error {
 	if r.TestAccuracy, err = e.Accuracy(data.Test, 60); err != nil {
 		return err
 	}
-	ms, err := timeEngines(o, data.Test, e)
+	ms, err := timeEngines(o, data.Test, nil, e)
 	if err != nil {
 		return err
 	}

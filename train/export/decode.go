@@ -10,6 +10,7 @@ import (
 	"math"
 
 	"github.com/shearsml/shears/internal/envelope"
+	"github.com/shearsml/shears/train"
 	"github.com/shearsml/shears/train/infer"
 )
 
@@ -67,19 +68,24 @@ func (r *reader) str(field string) string {
 }
 
 type layerHead struct {
-	in, out, kind, kept, posLen, rawLen, compLen int
-	relu                                         bool
-	weight, bias                                 string
+	train.ChainLayer
+	kind, kept, posLen, rawLen, compLen int // the weight's data (dense and conv)
 }
 
-// Decode reads a model file's bytes. It checks the envelope, then every
-// declared size against the limits and the file's length, before it
-// allocates; a damaged, truncated or foreign file, one of another version,
-// or one whose description does not match its data is an error.
+// Decode reads a model file's bytes (version 2, or version 1 of the dense
+// chains). It checks the envelope, then every declared size against the
+// limits and the file's length, and the geometry of the chain (each layer
+// consistent, each taking what the previous gives, the first the input
+// shape), before it allocates; a damaged, truncated or foreign file, one of
+// another version, or one whose description does not match its data is an
+// error.
 func Decode(data []byte) (*Model, error) {
-	_, payload, err := envelope.Decode(data, magic, what, version)
+	ver, payload, err := envelope.Decode(data, magic, what, version)
 	if err != nil {
 		return nil, err
+	}
+	if ver < 1 {
+		return nil, fmt.Errorf("%s: version %d", what, ver)
 	}
 	r := &reader{b: payload}
 	m := &Model{Name: r.str("model name")}
@@ -107,44 +113,76 @@ func Decode(data []byte) (*Model, error) {
 	heads := make([]layerHead, 0, min(nl, len(payload)/26+1))
 	total, comp := 0, 0
 	for i := 0; i < nl && r.err == nil; i++ {
-		h := layerHead{in: r.u32("in"), out: r.u32("out")}
+		var h layerHead
+		if ver == 1 {
+			h.In, h.Out = r.u32("in"), r.u32("out")
+		} else {
+			kind := r.u8("layer kind")
+			if r.err == nil && kind > int(train.LayerFlatten) {
+				r.fail("layer %d: unknown kind %d", i, kind)
+			}
+			h.Kind = train.LayerKind(kind)
+			g := [8]int{}
+			for j := range g {
+				g[j] = r.u32("layer geometry")
+			}
+			h.In, h.Out, h.H, h.W, h.KH, h.KW, h.Stride, h.Pad = g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7]
+		}
 		relu := r.u8("relu")
-		h.relu = relu == 1
-		h.weight, h.bias = r.str("weight name"), r.str("bias name")
-		h.kind, h.kept, h.posLen, h.rawLen, h.compLen = r.u8("positions"), r.u32("kept"), r.u32("positions length"), r.u32("length"), r.u32("compressed length")
+		h.ReLU = relu == 1
+		h.Weight, h.Bias = r.str("weight name"), r.str("bias name")
+		if r.err == nil && relu > 1 {
+			r.fail("layer %d: relu flag %d", i, relu)
+		}
+		if r.err == nil {
+			if ver == 1 && (h.Weight == "" || h.In < 1 || h.Out < 1 || h.In > MaxLayerParams || h.Out > MaxLayerParams || h.In*h.Out > MaxLayerParams) {
+				r.fail("layer %d: %d×%d weights (at most %d a layer)", i, h.In, h.Out, MaxLayerParams)
+			} else if err := checkGeometry(h.ChainLayer); err != nil {
+				r.fail("layer %d: %v", i, err)
+			}
+		}
 		if r.err != nil {
 			break
 		}
-		n := h.in * h.out
-		switch {
-		case relu > 1:
-			r.fail("layer %d: relu flag %d", i, relu)
-		case h.in < 1 || h.out < 1 || h.in > MaxLayerParams || h.out > MaxLayerParams || n > MaxLayerParams:
-			r.fail("layer %d: %d×%d weights (at most %d a layer)", i, h.in, h.out, MaxLayerParams)
-		case total+n > MaxParams:
-			r.fail("more than %d weights in all", MaxParams)
-		case i == 0 && h.in != features:
-			r.fail("layer 0 takes %d inputs, the input shape %v has %d", h.in, m.Input, features)
-		case i > 0 && h.in != heads[i-1].out:
-			r.fail("layer %d takes %d inputs, layer %d gives %d", i, h.in, i-1, heads[i-1].out)
-		case h.kept > n:
-			r.fail("layer %d: %d kept of %d weights", i, h.kept, n)
-		case h.kind == posAll && (h.kept != n || h.posLen != 0):
-			r.fail("layer %d: all weights kept, but %d kept and %d position bytes", i, h.kept, h.posLen)
-		case h.kind == posBitmap && h.posLen != (n+7)/8:
-			r.fail("layer %d: bitmap of %d bytes for %d weights", i, h.posLen, n)
-		case h.kind == posGaps && (h.posLen < h.kept || h.posLen > 5*h.kept):
-			r.fail("layer %d: %d gap bytes for %d kept weights", i, h.posLen, h.kept)
-		case h.kind > posGaps:
-			r.fail("layer %d: unknown position encoding %d", i, h.kind)
-		case h.rawLen != h.posLen+valuesLen(m.Bits, h.kept, h.out)+4*h.out:
-			r.fail("layer %d: %d bytes declared, its sizes need %d", i, h.rawLen, h.posLen+valuesLen(m.Bits, h.kept, h.out)+4*h.out)
-		case h.rawLen > flateRatio*h.compLen+64:
-			r.fail("layer %d: %d bytes cannot come from %d compressed", i, h.rawLen, h.compLen)
+		if h.Weight != "" {
+			h.kind, h.kept, h.posLen, h.rawLen, h.compLen = r.u8("positions"), r.u32("kept"), r.u32("positions length"), r.u32("length"), r.u32("compressed length")
+			if r.err != nil {
+				break
+			}
+			n := h.Weights()
+			switch {
+			case total+n > MaxParams:
+				r.fail("more than %d weights in all", MaxParams)
+			case h.kept > n:
+				r.fail("layer %d: %d kept of %d weights", i, h.kept, n)
+			case h.kind == posAll && (h.kept != n || h.posLen != 0):
+				r.fail("layer %d: all weights kept, but %d kept and %d position bytes", i, h.kept, h.posLen)
+			case h.kind == posBitmap && h.posLen != (n+7)/8:
+				r.fail("layer %d: bitmap of %d bytes for %d weights", i, h.posLen, n)
+			case h.kind == posGaps && (h.posLen < h.kept || h.posLen > 5*h.kept):
+				r.fail("layer %d: %d gap bytes for %d kept weights", i, h.posLen, h.kept)
+			case h.kind > posGaps:
+				r.fail("layer %d: unknown position encoding %d", i, h.kind)
+			case h.rawLen != h.posLen+valuesLen(m.Bits, h.kept, h.Out)+4*h.Out:
+				r.fail("layer %d: %d bytes declared, its sizes need %d", i, h.rawLen, h.posLen+valuesLen(m.Bits, h.kept, h.Out)+4*h.Out)
+			case h.rawLen > flateRatio*h.compLen+64:
+				r.fail("layer %d: %d bytes cannot come from %d compressed", i, h.rawLen, h.compLen)
+			}
+			total += n
+			comp += h.compLen
 		}
-		total += n
-		comp += h.compLen
 		heads = append(heads, h)
+	}
+	if r.err == nil {
+		chain := make([]train.ChainLayer, len(heads))
+		for i, h := range heads {
+			chain[i] = h.ChainLayer
+		}
+		if err := train.CheckChain(chain, features); err != nil {
+			r.fail("the layers do not fit together or the input shape %v: %v", m.Input, err)
+		} else if l := chain[0]; l.Kind != train.LayerDense && (len(m.Input) != 3 || m.Input[0] != l.In || m.Input[1] != l.H || m.Input[2] != l.W) {
+			r.fail("layer 0 (%v) takes %d×%d×%d images, the input shape is %v", l.Kind, l.In, l.H, l.W, m.Input)
+		}
 	}
 	if r.err == nil && comp != len(r.b) {
 		r.fail("the layers declare %d compressed bytes, %d follow", comp, len(r.b))
@@ -153,14 +191,16 @@ func Decode(data []byte) (*Model, error) {
 		return nil, r.err
 	}
 	for i, h := range heads {
-		blob := r.take(h.compLen, "layer data")
-		l, err := decodeLayer(h, blob, m.Bits)
-		if err != nil {
-			return nil, fmt.Errorf("%s: layer %d (%s): %w", what, i, h.weight, err)
+		l := infer.Layer{ChainLayer: h.ChainLayer}
+		if h.Weight != "" {
+			blob := r.take(h.compLen, "layer data")
+			if l, err = decodeLayer(h, blob, m.Bits); err != nil {
+				return nil, fmt.Errorf("%s: layer %d (%s): %w", what, i, h.Weight, err)
+			}
 		}
 		m.Layers = append(m.Layers, l)
-		m.Weight = append(m.Weight, h.weight)
-		m.Bias = append(m.Bias, h.bias)
+		m.Weight = append(m.Weight, h.Weight)
+		m.Bias = append(m.Bias, h.Bias)
 	}
 	return m, nil
 }
@@ -174,8 +214,8 @@ func decodeLayer(h layerHead, blob []byte, bits int) (infer.Layer, error) {
 	if n, _ := zr.Read(make([]byte, 1)); n != 0 {
 		return infer.Layer{}, errors.New("data: longer than declared")
 	}
-	n := h.in * h.out
-	l := infer.Layer{In: h.in, Out: h.out, ReLU: h.relu, W: make([]float32, n), B: make([]float32, h.out)}
+	n := h.Weights()
+	l := infer.Layer{ChainLayer: h.ChainLayer, W: make([]float32, n), B: make([]float32, h.Out)}
 	// kept positions, in increasing order
 	idx := make([]int32, 0, h.kept)
 	pos := raw[:h.posLen]
@@ -214,17 +254,17 @@ func decodeLayer(h layerHead, blob []byte, bits int) (infer.Layer, error) {
 			l.Keep[i] = true
 		}
 	}
-	vals := raw[h.posLen : len(raw)-4*h.out]
+	vals := raw[h.posLen : len(raw)-4*h.Out]
 	switch {
 	case bits == 32:
 		for q, i := range idx {
 			l.W[i] = math.Float32frombits(binary.LittleEndian.Uint32(vals[4*q:]))
 		}
 	case bits == 8:
-		scale := vals[:4*h.out]
-		codes := vals[4*h.out:]
+		scale := vals[:4*h.Out]
+		codes := vals[4*h.Out:]
 		for q, i := range idx {
-			s := math.Float32frombits(binary.LittleEndian.Uint32(scale[4*(int(i)%h.out):]))
+			s := math.Float32frombits(binary.LittleEndian.Uint32(scale[4*unitOf(h.ChainLayer, int(i)):]))
 			l.W[i] = float32(int8(codes[q])) * s
 		}
 	default:
@@ -251,7 +291,7 @@ func decodeLayer(h layerHead, blob []byte, bits int) (infer.Layer, error) {
 			return infer.Layer{}, fmt.Errorf("a weight is %v", v)
 		}
 	}
-	bias := raw[len(raw)-4*h.out:]
+	bias := raw[len(raw)-4*h.Out:]
 	for j := range l.B {
 		l.B[j] = math.Float32frombits(binary.LittleEndian.Uint32(bias[4*j:]))
 	}

@@ -20,8 +20,11 @@ import (
 )
 
 const (
-	magic   = "SHREXPT\x00"
-	version = 1
+	magic = "SHREXPT\x00"
+	// version 2 describes each layer by its kind and geometry (dense,
+	// conv, max-pool, flatten); version 1 files (dense layers only) still
+	// load.
+	version = 2
 	what    = "export: model file"
 
 	// MaxLayerParams bounds the weights of one layer in a file, and
@@ -30,6 +33,11 @@ const (
 	MaxLayerParams = 1 << 24
 	// MaxParams bounds the weights of all layers of a file.
 	MaxParams = 1 << 25
+	// MaxValues bounds the values one example brings to or takes from any
+	// layer of a file, and a conv layer's unfolded input (output pixels ×
+	// In·KH·KW): Decode refuses larger geometries, so that running a
+	// decoded model allocates at most a few times MaxValues per example.
+	MaxValues = 1 << 24
 	// maxFile bounds the bytes Read and Load accept.
 	maxFile = 1 << 30
 	// flateRatio bounds how much flate can expand: a stream of n bytes
@@ -54,11 +62,14 @@ type Options struct {
 // Model is a decoded model file: the description and the weights (pruned
 // entries zero, quantised values as they will run).
 type Model struct {
-	Name   string // the model's name, e.g. "lenet300100"
-	Input  []int  // the shape of one example
-	Bits   int
+	Name  string // the model's name, e.g. "lenet300100"
+	Input []int  // the shape of one example
+	Bits  int
+	// Layers is the chain, first to last: dense and conv layers with their
+	// values, max-pool and flatten layers with their geometry only.
 	Layers []infer.Layer
-	// Weight and Bias name each layer's params, as in the model's Params.
+	// Weight and Bias name each layer's params, as in the model's Params
+	// ("" for a pool or flatten layer; also in Layers[i].Weight and .Bias).
 	Weight, Bias []string
 }
 
@@ -67,11 +78,12 @@ func (m *Model) Engine(k train.Kernels) (*infer.Engine, error) {
 	return infer.FromLayers(m.Layers, k)
 }
 
-// LayerReport gives the size of one layer in the file.
+// LayerReport gives the size of one dense or conv layer in the file.
 type LayerReport struct {
 	Weight     string // the weight's param name
-	Params     int    // weights and biases of the dense layer
-	Weights    int    // weights of the dense layer
+	Kind       string // "dense" or "conv"
+	Params     int    // weights and biases of the layer
+	Weights    int    // weights of the layer
 	Kept       int    // kept weights
 	Positions  string // "all", "bitmap" or "gaps"
 	Bytes      int    // bytes in the file (its compressed sections and its header)
@@ -87,9 +99,12 @@ type Report struct {
 	Ratio      float64 // DenseBytes / Bytes
 }
 
-// Encode compresses model m (a chain of dense layers on examples of shape
-// input, see train.DenseLayers) with weights w and, when masks is not nil,
-// its pruning masks, and returns the file's bytes and their size report.
+// Encode compresses model m (a chain of layers on examples of shape input,
+// see train.Chain: every built-in model) with weights w and, when masks is
+// not nil, its pruning masks, and returns the file's bytes and their size
+// report. A conv kernel [Out, In, KH, KW] is stored as a dense weight is:
+// kept positions in its row-major order, values quantised per output
+// channel at 8 bits.
 func Encode(m train.Model, input []int, w *train.Weights, masks *prune.Masks, opt Options) ([]byte, *Report, error) {
 	bits := opt.Bits
 	if bits == 0 {
@@ -104,9 +119,12 @@ func Encode(m train.Model, input []int, w *train.Weights, masks *prune.Masks, op
 	if err := w.Matches(m); err != nil {
 		return nil, nil, fmt.Errorf("export: %w", err)
 	}
-	layers, err := train.DenseLayers(m, input)
+	layers, err := train.Chain(m, input)
 	if err != nil {
 		return nil, nil, fmt.Errorf("export: %w", err)
+	}
+	if len(input) > 8 {
+		return nil, nil, fmt.Errorf("export: input shape %v has more than 8 dimensions", input)
 	}
 	var hdr []byte
 	hdr = appendString(hdr, m.Name())
@@ -120,10 +138,28 @@ func Encode(m train.Model, input []int, w *train.Weights, masks *prune.Masks, op
 	var blobs [][]byte
 	total := 0
 	for _, l := range layers {
-		n := l.In * l.Out
+		if err := checkGeometry(l); err != nil {
+			return nil, nil, fmt.Errorf("export: %w", err)
+		}
+		start := len(hdr)
+		hdr = append(hdr, byte(l.Kind))
+		for _, v := range [...]int{l.In, l.Out, l.H, l.W, l.KH, l.KW, l.Stride, l.Pad} {
+			hdr = binary.LittleEndian.AppendUint32(hdr, uint32(v))
+		}
+		relu := byte(0)
+		if l.ReLU {
+			relu = 1
+		}
+		hdr = append(hdr, relu)
+		hdr = appendString(hdr, l.Weight)
+		hdr = appendString(hdr, l.Bias)
+		if l.Weight == "" {
+			continue
+		}
+		n := l.Weights()
 		total += n
-		if n > MaxLayerParams || total > MaxParams {
-			return nil, nil, fmt.Errorf("export: layer %q has %d weights (limits: %d a layer, %d in all)", l.Weight, n, MaxLayerParams, MaxParams)
+		if total > MaxParams {
+			return nil, nil, fmt.Errorf("export: more than %d weights in all", MaxParams)
 		}
 		wv, bv := float32s(w.Tensor(l.Weight)), float32s(w.Tensor(l.Bias))
 		keep := make([]bool, n)
@@ -141,7 +177,7 @@ func Encode(m train.Model, input []int, w *train.Weights, masks *prune.Masks, op
 			}
 		}
 		var kept []float32
-		var cols []int
+		var units []int
 		for i, k := range keep {
 			if k {
 				v := wv[i]
@@ -149,14 +185,14 @@ func Encode(m train.Model, input []int, w *train.Weights, masks *prune.Masks, op
 					return nil, nil, fmt.Errorf("export: weight %q[%d] is %v", l.Weight, i, v)
 				}
 				kept = append(kept, v)
-				cols = append(cols, i%l.Out)
+				units = append(units, unitOf(l, i))
 			}
 		}
 		kind, pos, err := positions(keep, len(kept))
 		if err != nil {
 			return nil, nil, err
 		}
-		vals := quantise(kept, cols, l.Out, bits)
+		vals := quantise(kept, units, l.Out, bits)
 		raw := slices.Concat(pos, vals)
 		for _, b := range bv {
 			raw = binary.LittleEndian.AppendUint32(raw, math.Float32bits(b))
@@ -165,16 +201,6 @@ func Encode(m train.Model, input []int, w *train.Weights, masks *prune.Masks, op
 		if err != nil {
 			return nil, nil, err
 		}
-		start := len(hdr)
-		hdr = binary.LittleEndian.AppendUint32(hdr, uint32(l.In))
-		hdr = binary.LittleEndian.AppendUint32(hdr, uint32(l.Out))
-		relu := byte(0)
-		if l.ReLU {
-			relu = 1
-		}
-		hdr = append(hdr, relu)
-		hdr = appendString(hdr, l.Weight)
-		hdr = appendString(hdr, l.Bias)
 		hdr = append(hdr, kind)
 		hdr = binary.LittleEndian.AppendUint32(hdr, uint32(len(kept)))
 		hdr = binary.LittleEndian.AppendUint32(hdr, uint32(len(pos)))
@@ -182,7 +208,7 @@ func Encode(m train.Model, input []int, w *train.Weights, masks *prune.Masks, op
 		hdr = binary.LittleEndian.AppendUint32(hdr, uint32(len(blob)))
 		blobs = append(blobs, blob)
 		rep.Layers = append(rep.Layers, LayerReport{
-			Weight: l.Weight, Params: n + l.Out, Weights: n, Kept: len(kept), Positions: [...]string{"all", "bitmap", "gaps"}[kind],
+			Weight: l.Weight, Kind: l.Kind.String(), Params: n + l.Out, Weights: n, Kept: len(kept), Positions: [...]string{"all", "bitmap", "gaps"}[kind],
 			Bytes: len(blob) + len(hdr) - start, DenseBytes: 4 * (n + l.Out),
 		})
 		rep.DenseBytes += 4 * (n + l.Out)
@@ -192,6 +218,30 @@ func Encode(m train.Model, input []int, w *train.Weights, masks *prune.Masks, op
 	rep.Bytes = len(file)
 	rep.Ratio = float64(rep.DenseBytes) / float64(rep.Bytes)
 	return file, rep, nil
+}
+
+// checkGeometry checks a layer against the file's limits.
+func checkGeometry(l train.ChainLayer) error {
+	if err := l.Check(); err != nil {
+		return err
+	}
+	if l.Weights() > MaxLayerParams {
+		return fmt.Errorf("layer %q has %d weights, more than %d", l.Weight, l.Weights(), MaxLayerParams)
+	}
+	if l.Inputs() > MaxValues || l.Outputs() > MaxValues ||
+		(l.Kind == train.LayerConv && l.OutH()*l.OutW() > MaxValues/(l.In*l.KH*l.KW)) {
+		return fmt.Errorf("a %v layer of %d inputs and %d outputs per example: more than %d values", l.Kind, l.Inputs(), l.Outputs(), MaxValues)
+	}
+	return nil
+}
+
+// unitOf is the output unit (dense: column; conv: output channel) of entry
+// i of l's weight: the 8-bit scales are per unit.
+func unitOf(l train.ChainLayer, i int) int {
+	if l.Kind == train.LayerConv {
+		return i / (l.In * l.KH * l.KW)
+	}
+	return i % l.Out
 }
 
 // Save writes Encode's file to path atomically and returns its report.
@@ -301,8 +351,8 @@ func valuesLen(bits, kept, out int) int {
 	return 4<<bits + (kept*bits+7)/8
 }
 
-// quantise encodes the kept values (cols[i] is value i's output unit).
-func quantise(v []float32, cols []int, out, bits int) []byte {
+// quantise encodes the kept values (units[i] is value i's output unit).
+func quantise(v []float32, units []int, out, bits int) []byte {
 	b := make([]byte, 0, valuesLen(bits, len(v), out))
 	switch {
 	case bits == 32:
@@ -312,14 +362,14 @@ func quantise(v []float32, cols []int, out, bits int) []byte {
 	case bits == 8:
 		scale := make([]float32, out)
 		for i, x := range v {
-			scale[cols[i]] = max(scale[cols[i]], float32(math.Abs(float64(x)))/127)
+			scale[units[i]] = max(scale[units[i]], float32(math.Abs(float64(x)))/127)
 		}
 		for _, s := range scale {
 			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(s))
 		}
 		for i, x := range v {
 			q := 0.0
-			if s := scale[cols[i]]; s > 0 {
+			if s := scale[units[i]]; s > 0 {
 				q = math.Round(float64(x / s))
 			}
 			b = append(b, byte(int8(max(-127, min(127, q)))))

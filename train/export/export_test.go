@@ -199,10 +199,9 @@ func TestEncodeRejects(t *testing.T) {
 			t.Errorf("accepted %d bits", bits)
 		}
 	}
-	conv, _ := train.LeNet5([]int{1, 28, 28}, 10)
-	cw, _ := train.NewWeights(conv, tensor.Float32, rand.New(rand.NewPCG(1, 0)))
-	if _, _, err := Encode(conv, []int{1, 28, 28}, cw, nil, Options{}); err == nil {
-		t.Error("accepted a convolutional model")
+	tw, _ := train.NewWeights(tanhNet{}, tensor.Float32, rand.New(rand.NewPCG(1, 0)))
+	if _, _, err := Encode(tanhNet{}, []int{4}, tw, nil, Options{}); err == nil || !strings.Contains(err.Error(), "tanh") {
+		t.Errorf("a model with a tanh: %v", err)
 	}
 	w.Tensor("fc2.w").Float32s()[3] = float32(math.NaN())
 	if _, _, err := Encode(m, []int{1, 28, 28}, w, nil, Options{}); err == nil || !strings.Contains(err.Error(), "fc2.w") {
@@ -231,8 +230,12 @@ func TestDecodeRejects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// offset of layer 0's header: name (2+11), dims 1, shape 3×4, bits 1, layers 2
+	// offset of layer 0's header: name (2+11), dims 1, shape 3×4, bits 1,
+	// layers 2; the layer: kind 1, geometry 8×4 (in, out, h, w, kh, kw,
+	// stride, pad), relu 1, names 2×(2+5), then positions 1, kept 4,
+	// positions length 4, length 4, compressed length 4
 	l0 := 2 + len("lenet300100") + 1 + 12 + 1 + 2
+	data0 := l0 + 1 + 32 + 1 + 14
 	set32 := func(p []byte, off int, v uint32) []byte {
 		q := bytes.Clone(p)
 		binary.LittleEndian.PutUint32(q[off:], v)
@@ -244,10 +247,13 @@ func TestDecodeRejects(t *testing.T) {
 		"corrupted":     func() []byte { b := bytes.Clone(good); b[len(b)/2] ^= 1; return b }(),
 		"other version": func() []byte { return envelope.Encode(magic, version+1, payload) }(),
 		"foreign":       envelope.Encode("SHRMASK\x00", 1, payload),
-		"huge layer":    reframe(set32(set32(payload, l0, 1<<20), l0+4, 1<<20)),
-		"wrong input":   reframe(set32(payload, l0, 783)),
-		"kept > size":   reframe(set32(payload, l0+9+2+5+2+5+1, 1<<30)),
-		"raw too large": reframe(set32(payload, l0+9+2+5+2+5+1+8, 1<<30)),
+		"huge layer":    reframe(set32(set32(payload, l0+1, 1<<20), l0+5, 1<<20)),
+		"wrong input":   reframe(set32(payload, l0+1, 783)),
+		"kept > size":   reframe(set32(payload, data0+1, 1<<30)),
+		"raw too large": reframe(set32(payload, data0+9, 1<<30)),
+		"unknown kind":  reframe(func() []byte { q := bytes.Clone(payload); q[l0] = 9; return q }()),
+		"dense as conv": reframe(func() []byte { q := bytes.Clone(payload); q[l0] = 1; return q }()),
+		"stray kernel":  reframe(set32(payload, l0+1+16, 3)),
 		"short payload": reframe(payload[:len(payload)-10]),
 		"extra payload": reframe(append(bytes.Clone(payload), 0)),
 		"header only":   reframe(payload[:l0+5]),
@@ -277,17 +283,54 @@ func FuzzDecode(f *testing.F) {
 	mw, _ := train.NewWeights(mlp, tensor.Float32, rand.New(rand.NewPCG(1, 0)))
 	small, _, _ := Encode(mlp, []int{3}, mw, nil, Options{Bits: 2})
 	f.Add(small)
+	// conv chains: LeNet-5 and Conv-2 on small images
+	for _, c := range []struct {
+		name  string
+		input []int
+		bits  int
+	}{{"lenet5", []int{1, 4, 4}, 32}, {"lenet5", []int{1, 8, 8}, 8}, {"conv2", []int{1, 2, 3}, 3}} {
+		m, w, ms := convTicket(f, c.name, c.input, 0.3)
+		data, _, err := Encode(m, c.input, w, ms, Options{Bits: c.bits})
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	// version-1 files
+	v1, _ := filepath.Glob("testdata/v1-*.shx")
+	for _, p := range v1 {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		// the checksum stops random damage; fuzz the payload behind a
 		// valid envelope too
-		if got, err := Decode(data); err == nil {
-			if _, err := got.Engine(train.KernelsAuto); err != nil {
+		for _, d := range [][]byte{data, reframe(data)} {
+			got, err := Decode(d)
+			if err != nil {
+				continue
+			}
+			e, err := got.Engine(train.KernelsAuto)
+			if err != nil {
 				t.Fatalf("decoded a file the engine rejects: %v", err)
 			}
-		}
-		if got, err := Decode(reframe(data)); err == nil {
-			if _, err := got.Engine(train.KernelsAuto); err != nil {
-				t.Fatalf("decoded a payload the engine rejects: %v", err)
+			// run one example through a small decoded chain
+			work := 0
+			for _, l := range got.Layers {
+				work += l.Inputs() + l.Outputs() + l.Weights()
+				if l.Kind == train.LayerConv {
+					work += l.OutH() * l.OutW() * l.In * l.KH * l.KW
+				}
+			}
+			if work > 1<<18 {
+				continue
+			}
+			z, err := e.Run(make([]float32, e.Inputs()), 1)
+			if err != nil || len(z) != e.Classes() {
+				t.Fatalf("running a decoded file: %d logits, %v", len(z), err)
 			}
 		}
 	})

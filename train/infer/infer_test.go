@@ -155,22 +155,15 @@ func TestRejects(t *testing.T) {
 	if _, err := infer.New(m, []int{1, 28, 28}, w, ms, train.KernelsAuto); err == nil {
 		t.Error("New accepted an input shape the weights do not fit")
 	}
-	conv, err := train.LeNet5(data.Train.Shape, 10)
-	if err != nil {
-		t.Fatal(err)
+	if _, err := infer.New(chainTanh{}, []int{4}, nil, nil, train.KernelsAuto); err == nil {
+		t.Error("New accepted nil weights")
 	}
-	cw, err := train.NewWeights(conv, tensor.Float32, rand.New(rand.NewPCG(1, 0)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := infer.New(conv, data.Train.Shape, cw, nil, train.KernelsAuto); err == nil {
-		t.Error("New accepted a convolutional model")
-	}
-	bad := []infer.Layer{{In: 2, Out: 2, W: make([]float32, 4), B: make([]float32, 2)}, {In: 3, Out: 2, W: make([]float32, 6), B: make([]float32, 2)}}
+	dl := func(in, out int) train.ChainLayer { return train.ChainLayer{Weight: "w", In: in, Out: out} }
+	bad := []infer.Layer{{ChainLayer: dl(2, 2), W: make([]float32, 4), B: make([]float32, 2)}, {ChainLayer: dl(3, 2), W: make([]float32, 6), B: make([]float32, 2)}}
 	if _, err := infer.FromLayers(bad, train.KernelsAuto); err == nil {
 		t.Error("FromLayers accepted layers that do not fit")
 	}
-	if _, err := infer.FromLayers([]infer.Layer{{In: 2, Out: 2, W: make([]float32, 3), B: make([]float32, 2)}}, train.KernelsAuto); err == nil {
+	if _, err := infer.FromLayers([]infer.Layer{{ChainLayer: dl(2, 2), W: make([]float32, 3), B: make([]float32, 2)}}, train.KernelsAuto); err == nil {
 		t.Error("FromLayers accepted a short weight")
 	}
 }

@@ -2,14 +2,34 @@
 
 package kernel
 
+import "os"
+
 // cpuid and xgetbv are in cpu_amd64.s.
 func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
 func xgetbv() (eax, edx uint32)
 
 // HasAVX2 reports whether the CPU and the operating system support AVX2 and
 // FMA3, which the kernels use; without them every function here does
-// nothing and returns 0 (the caller falls back to Go).
-var HasAVX2, HasAVX512 = features()
+// nothing and returns 0 (the caller falls back to Go). HasAVX512 reports
+// AVX-512F besides. The environment variable SHEARS_CPU, read once at start,
+// limits both to an older CPU's, to measure or test its paths on this one:
+// SHEARS_CPU=avx2 turns AVX-512 off, SHEARS_CPU=generic every assembly
+// kernel (the Go code runs).
+var HasAVX2, HasAVX512 = limit(os.Getenv("SHEARS_CPU"))(features())
+
+// limit returns the function that applies a SHEARS_CPU value to the CPU's
+// features; an empty or unknown value leaves them as they are.
+func limit(env string) func(avx2, avx512 bool) (bool, bool) {
+	return func(avx2, avx512 bool) (bool, bool) {
+		switch env {
+		case "avx2":
+			return avx2, false
+		case "generic":
+			return false, false
+		}
+		return avx2, avx512
+	}
+}
 
 // features reads CPUID and XCR0. AVX2 needs FMA, AVX2, OSXSAVE and the XMM
 // and YMM state enabled by the OS (XCR0 bits 1, 2); AVX-512 needs AVX512F

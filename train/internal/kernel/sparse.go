@@ -29,9 +29,20 @@ import (
 // are the other exception: Inf·0 is NaN in the dense product and absent in
 // the sparse one.
 //
+// Forward and GradX run on 64 lanes of the batch at a time (AVX-512 when
+// the CPU has it, AVX2 otherwise: the same chains); GradW on groups of 8
+// kept entries of a column, or with Sgemm itself above gradWDenseAbove kept.
+// An optimizer step works on compact arrays in the order of KeptOffsets:
+// the kept weights (KeptValues), the kept gradient (KeptGrad; with
+// GradKeptOnly, GradW writes nothing else), its own state.
+//
 // A Pattern holds scratch buffers and is not safe for concurrent use. Its
 // kernels need AVX2 and FMA (HasAVX2); NewPattern fails without them.
 type Pattern struct {
+	// GradKeptOnly makes GradW ignore its dw argument: it computes the
+	// kept entries for KeptGrad only.
+	GradKeptOnly bool
+
 	k, n, kept int
 	nbk, nbn   int // blocks of kc over k (Forward) and over n (GradX)
 
@@ -52,16 +63,36 @@ type Pattern struct {
 	gIdx, gOff []int32
 
 	cVal, rVal []float32 // W's kept values in column and row order
-	xT, oT     []float32 // transposed input and output, lanes padded to 8
-	zT, gOut   []float32
-	acc        []float32
-	cleared    *float32 // GradW's last output, whose pruned entries are 0
+	// rPerm[t] is the column-order index of row-order entry t.
+	rPerm []int32
+	// valOf is the w whose kept values cVal holds (gathered by Forward or
+	// KeptValues), nil when they came from SetWeights; rOK says rVal holds
+	// the same values.
+	valOf *float32
+	rOK   bool
+	// grad is the kept entries of GradW's last result, in column order;
+	// gradOK says GradW has written it since the last KeptGrad.
+	grad     []float32
+	gradOK   bool
+	xT, oT   []float32 // transposed input and output, lanes padded to 8
+	zT, gOut []float32
+	acc      []float32
+	full     []float32 // GradW's dense result when it runs Sgemm
+	cleared  *float32  // GradW's last output, whose pruned entries are 0
 	// xTOf is the x that Forward last transposed into xT, with its batch;
 	// GradW reuses xT when it gets the same x (a training step's backward
 	// pass follows its forward pass), and forgets it.
 	xTOf    *float32
 	xTBatch int
 }
+
+// gradWDenseAbove is the density above which GradW runs Sgemm and takes
+// the kept entries from its result: a weight gradient costs about 7 times
+// as much per kept entry with the sparse kernel (an 8×8 transpose for every
+// 64 products) as per entry with Sgemm, and BenchmarkStepProducts-style
+// measurements of LeNet-300-100's layers at batch 60 (AMD EPYC, AVX-512)
+// break even between 12% and 20%.
+const gradWDenseAbove = 0.15
 
 // MaxPatternSize bounds k·n: offsets are int32.
 const MaxPatternSize = math.MaxInt32
@@ -124,6 +155,15 @@ func NewPattern(k, n int, keep func(i int) bool) (*Pattern, error) {
 		}
 	}
 	p.cPtr = append(p.cPtr, int32(p.kept))
+	// rPerm: row-order entry t is column j's entry fill[j]-colStart[j]...,
+	// in increasing row order within a column.
+	p.rPerm = make([]int32, p.kept)
+	copy(fill, colStart[:n])
+	for t := 0; t < p.kept; t++ {
+		j := p.rIdx[t]
+		p.rPerm[t] = fill[j]
+		fill[j]++
+	}
 	// Groups of 8 kept entries of a column for GradW, the last group of a
 	// column padded by repeating its last row, the groups padded to a
 	// multiple of 4 by repeating the first.
@@ -148,6 +188,7 @@ func NewPattern(k, n int, keep func(i int) bool) (*Pattern, error) {
 	p.cVal = make([]float32, p.kept)
 	p.rVal = make([]float32, p.kept)
 	p.gOut = make([]float32, len(p.grp)/10*8)
+	p.grad = make([]float32, p.kept)
 	return p, nil
 }
 
@@ -168,12 +209,44 @@ func lanes(batch int) int { return (batch + 7) &^ 7 }
 // caller that runs a fixed W many times (inference) gathers them once.
 func (p *Pattern) SetWeights(w []float32) {
 	_ = w[p.k*p.n-1]
-	for t, o := range p.cOff {
-		p.cVal[t] = w[o]
+	gather(p.cVal, w, p.cOff)
+	gather(p.rVal, w, p.rOff)
+	p.valOf, p.rOK = nil, true
+}
+
+// gatherCols copies w's kept values into cVal.
+func (p *Pattern) gatherCols(w []float32) {
+	_ = w[p.k*p.n-1]
+	gather(p.cVal, w, p.cOff)
+	p.valOf, p.rOK = &w[0], false
+}
+
+// KeptOffsets returns the offsets in W (row-major) of the kept entries, in
+// the order of KeptValues and KeptGrad. The caller must not change it.
+func (p *Pattern) KeptOffsets() []int32 { return p.cOff }
+
+// KeptValues returns W's kept values in the order of KeptOffsets: the
+// pattern's own copy, read from w by the last Forward or KeptValues that got
+// w (or read now). The caller may change the values it returns, and then
+// must write them to w at KeptOffsets before the next call of a product
+// with w (an optimizer step: it updates the compact values and writes them
+// back).
+func (p *Pattern) KeptValues(w []float32) []float32 {
+	if p.valOf != &w[0] {
+		p.gatherCols(w)
 	}
-	for t, o := range p.rOff {
-		p.rVal[t] = w[o]
-	}
+	p.rOK = false
+	return p.cVal
+}
+
+// KeptGrad returns the kept entries of the weight gradient the last GradW
+// computed, in the order of KeptOffsets, and true; or false when GradW has
+// not run since the last KeptGrad. The slice is the pattern's own buffer:
+// the caller may read and change it until the next GradW.
+func (p *Pattern) KeptGrad() ([]float32, bool) {
+	ok := p.gradOK
+	p.gradOK = false
+	return p.grad, ok
 }
 
 func grow(s []float32, n int) []float32 {
@@ -248,7 +321,11 @@ func runLanes(nout, nblk int, ptr, idx []int32, val, x, out []float32, ld int) {
 	}
 	c := 0
 	for ; c+64 <= ld; c += 64 {
-		spLanes64(nout, nblk, &ptr[0], pi, pv, &x[c], ld*4, &out[c], ld*4)
+		if useAVX512 {
+			spLanes64x512(nout, nblk, &ptr[0], pi, pv, &x[c], ld*4, &out[c], ld*4)
+		} else {
+			spLanes64(nout, nblk, &ptr[0], pi, pv, &x[c], ld*4, &out[c], ld*4)
+		}
 	}
 	for ; c < ld; c += 8 {
 		spLanes8(nout, nblk, &ptr[0], pi, pv, &x[c], ld*4, &out[c], ld*4)
@@ -259,22 +336,34 @@ func runLanes(nout, nblk int, ptr, idx []int32, val, x, out []float32, ld int) {
 // kept values from w (or, when w is nil, from the last SetWeights): the
 // result of Sgemm(false, false, batch, n, k, x, k, W, n, 1, y, n).
 func (p *Pattern) Forward(y, x, w []float32, batch int) {
+	p.forward(y, x, w, nil, batch)
+}
+
+// ForwardBias computes y = b + x·W, with the bias b [n] in every row of y:
+// Forward on a y holding the bias, without reading y.
+func (p *Pattern) ForwardBias(y, x, w, b []float32, batch int) {
+	_ = b[p.n-1]
+	p.forward(y, x, w, b, batch)
+}
+
+func (p *Pattern) forward(y, x, w, b []float32, batch int) {
 	if batch <= 0 {
 		return
 	}
 	_, _ = y[batch*p.n-1], x[batch*p.k-1]
 	if w != nil {
-		_ = w[p.k*p.n-1]
-		for t, o := range p.cOff {
-			p.cVal[t] = w[o]
-		}
+		p.gatherCols(w)
 	}
 	ld := lanes(batch)
 	p.xT = grow(p.xT, p.k*ld)
 	p.oT = grow(p.oT, p.n*ld)
 	transpose(p.xT, x, batch, p.k, ld)
 	p.xTOf, p.xTBatch = &x[0], batch
-	transpose(p.oT, y, batch, p.n, ld)
+	if b != nil {
+		bcastRows(p.n, ld/8, &b[0], &p.oT[0])
+	} else {
+		transpose(p.oT, y, batch, p.n, ld)
+	}
 	runLanes(p.n, p.nbk, p.cPtr, p.cIdx, p.cVal, p.xT, p.oT, ld)
 	untranspose(y, p.oT, batch, p.n, ld)
 }
@@ -311,17 +400,26 @@ func (p *Pattern) ForwardScatter(y, x []float32, batch int) {
 
 // GradX computes dx = dz·Wᵀ for dz [batch, n] and dx [batch, k], reading
 // W's kept values from w (or, when nil, from the last SetWeights): the
-// result of Sgemm(false, true, batch, k, n, dz, n, W, n, 0, dx, k).
+// result of Sgemm(false, true, batch, k, n, dz, n, W, n, 0, dx, k). When w is
+// the slice the last Forward (or KeptValues) got, GradX takes the values that
+// call read: the caller must not change w in between but through
+// KeptValues (a training step does not).
 func (p *Pattern) GradX(dx, dz, w []float32, batch int) {
 	if batch <= 0 {
 		return
 	}
 	_, _ = dx[batch*p.k-1], dz[batch*p.n-1]
-	if w != nil {
-		_ = w[p.k*p.n-1]
-		for t, o := range p.rOff {
-			p.rVal[t] = w[o]
+	switch {
+	case w == nil:
+	case p.valOf == &w[0]:
+		if !p.rOK {
+			gather(p.rVal, p.cVal, p.rPerm)
+			p.rOK = true
 		}
+	default:
+		_ = w[p.k*p.n-1]
+		gather(p.rVal, w, p.rOff)
+		p.rOK = false
 	}
 	ld := lanes(batch)
 	p.zT = grow(p.zT, p.n*ld)
@@ -334,12 +432,13 @@ func (p *Pattern) GradX(dx, dz, w []float32, batch int) {
 
 // GradW computes dw = xᵀ·dz at the kept entries, for x [batch, k], dz
 // [batch, n] and dw [k, n]: there, the result of
-// Sgemm(true, false, k, n, batch, x, k, dz, n, 0, dw, n). Pruned entries of
-// dw are set to zero; to save the time, dw is cleared only when it is not
-// the slice of the last call, so the caller must leave its pruned entries
-// at zero between calls. When x is the slice the last Forward got, GradW
-// takes its transposed copy from that call: the caller must not change x
-// in between (a training step does not).
+// Sgemm(true, false, k, n, batch, x, k, dz, n, 0, dw, n). It also keeps
+// those entries, for KeptGrad. Pruned entries of dw are set to zero; to save
+// the time, dw is cleared only when it is not the slice of the last call, so
+// the caller must leave its pruned entries at zero between calls. A nil dw
+// (or GradKeptOnly) computes the kept entries for KeptGrad only. When x is the slice the last
+// Forward got, GradW takes its transposed copy from that call: the caller
+// must not change x in between (a training step does not).
 //
 // Each kept entry is one FMA chain over the batch in increasing order (the
 // dense kernel's), eight entries of a column to a vector. The lanes past
@@ -347,33 +446,46 @@ func (p *Pattern) GradX(dx, dz, w []float32, batch int) {
 // +0, which changes a chain only from -0 to +0, and the sums are added to
 // an output that starts at +0, so the result is the same.
 func (p *Pattern) GradW(dw, x, dz []float32, batch int) {
-	_ = dw[p.k*p.n-1]
-	if &dw[0] != p.cleared {
-		clear(dw[:p.k*p.n])
-		p.cleared = &dw[0]
+	if p.GradKeptOnly {
+		dw = nil
 	}
+	if dw != nil {
+		_ = dw[p.k*p.n-1]
+		if &dw[0] != p.cleared {
+			clear(dw[:p.k*p.n])
+			p.cleared = &dw[0]
+		}
+	}
+	p.gradOK = true
 	if batch <= 0 || p.kept == 0 {
-		for _, o := range p.gOff {
-			dw[o] = 0
+		clear(p.grad)
+		if dw != nil {
+			for _, o := range p.gOff {
+				dw[o] = 0
+			}
 		}
 		return
 	}
 	_, _ = x[batch*p.k-1], dz[batch*p.n-1]
 	ld := lanes(batch)
-	if p.k*ld > MaxPatternSize/4 || p.n*ld > MaxPatternSize/4 {
-		// The byte offsets of the transposed operands would overflow
-		// int32: the dense kernel (the same sums), then the pruned
-		// entries zeroed.
-		Sgemm(true, false, p.k, p.n, batch, x, p.k, dz, p.n, 0, dw, p.n)
-		keep := make([]bool, p.k*p.n)
-		for _, o := range p.gOff {
-			keep[o] = true
+	if float64(p.kept) > gradWDenseAbove*float64(p.k*p.n) || p.k*ld > MaxPatternSize/4 || p.n*ld > MaxPatternSize/4 {
+		// The dense kernel (the same sums) is faster, or the byte
+		// offsets of the transposed operands would overflow int32:
+		// Sgemm, then the kept entries taken and the pruned ones zeroed.
+		full := dw
+		if full == nil {
+			p.full = grow(p.full, p.k*p.n)
+			full = p.full
 		}
-		for i, k := range keep {
-			if !k {
-				dw[i] = 0
+		Sgemm(true, false, p.k, p.n, batch, x, p.k, dz, p.n, 0, full, p.n)
+		gather(p.grad, full, p.cOff)
+		if dw != nil {
+			clear(dw)
+			for t, o := range p.cOff {
+				dw[o] = p.grad[t]
 			}
 		}
+		p.xTOf = nil
 		return
 	}
 	if ld != p.ld {
@@ -393,7 +505,11 @@ func (p *Pattern) GradW(dw, x, dz []float32, batch int) {
 	p.zT = grow(p.zT, p.n*ld)
 	transpose(p.zT, dz, batch, p.n, ld)
 	spGradT4(len(p.grp)/40, &p.grpLd[0], &p.xT[0], &p.zT[0], ld/8, &p.gOut[0])
-	for q, o := range p.gOff {
-		dw[o] = p.gOut[p.gIdx[q]]
+	g := p.grad
+	gather(g, p.gOut, p.gIdx)
+	if dw != nil {
+		for t, o := range p.gOff {
+			dw[o] = g[t]
+		}
 	}
 }

@@ -554,3 +554,206 @@ chunkT4:
 doneT4:
 	VZEROUPPER
 	RET
+
+// func gather8(n8 int, dst, src *float32, idx *int32)
+//
+// dst[i] = src[idx[i]] for i < 8·n8 (AVX2 gathers).
+TEXT ·gather8(SB), NOSPLIT, $0-32
+	MOVQ n8+0(FP), CX
+	MOVQ dst+8(FP), DI
+	MOVQ src+16(FP), SI
+	MOVQ idx+24(FP), DX
+	TESTQ CX, CX
+	JEQ  doneG8
+	VPCMPEQD Y15, Y15, Y15
+
+loopG8:
+	VMOVDQU (DX), Y1
+	VMOVDQA Y15, Y2
+	VXORPS Y0, Y0, Y0
+	VGATHERDPS Y2, (SI)(Y1*4), Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, DX
+	ADDQ $32, DI
+	DECQ CX
+	JNZ  loopG8
+	VZEROUPPER
+
+doneG8:
+	RET
+
+// func reluGrad8(n8 int, y, dy, out *float32)
+//
+// out[i] = dy[i] where y[i] > 0, +0 elsewhere (NaN: +0), for i < 8·n8.
+TEXT ·reluGrad8(SB), NOSPLIT, $0-32
+	MOVQ n8+0(FP), CX
+	MOVQ y+8(FP), SI
+	MOVQ dy+16(FP), DX
+	MOVQ out+24(FP), DI
+	TESTQ CX, CX
+	JEQ  doneRG
+	VXORPS Y15, Y15, Y15
+
+loopRG:
+	VMOVUPS (SI), Y0
+	VCMPPS $0x1e, Y15, Y0, Y1 // y > 0, ordered, quiet
+	VANDPS (DX), Y1, Y1
+	VMOVUPS Y1, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, DI
+	DECQ CX
+	JNZ  loopRG
+	VZEROUPPER
+
+doneRG:
+	RET
+
+// func relu8(n8 int, y *float32)
+//
+// y[i] = +0 where y[i] < 0 (-0 and NaN stay), for i < 8·n8.
+TEXT ·relu8(SB), NOSPLIT, $0-16
+	MOVQ n8+0(FP), CX
+	MOVQ y+8(FP), SI
+	TESTQ CX, CX
+	JEQ  doneR8
+	VXORPS Y15, Y15, Y15
+
+loopR8:
+	VMOVUPS (SI), Y0
+	VCMPPS $0x11, Y15, Y0, Y1 // y < 0, ordered, quiet
+	VANDNPS Y0, Y1, Y0
+	VMOVUPS Y0, (SI)
+	ADDQ $32, SI
+	DECQ CX
+	JNZ  loopR8
+	VZEROUPPER
+
+doneR8:
+	RET
+
+// func colSum8(rows, n8 int, a *float32, lda int, out *float32)
+//
+// out[j] = ((+0 + a[0][j]) + a[1][j]) + ... + a[rows-1][j] for j < 8·n8,
+// a's rows lda bytes apart.
+TEXT ·colSum8(SB), NOSPLIT, $0-40
+	MOVQ n8+8(FP), CX
+	MOVQ a+16(FP), SI
+	MOVQ lda+24(FP), R8
+	MOVQ out+32(FP), DI
+	TESTQ CX, CX
+	JEQ  doneCS
+
+colCS:
+	VXORPS Y0, Y0, Y0
+	MOVQ rows+0(FP), BX
+	MOVQ SI, AX
+	TESTQ BX, BX
+	JEQ  storeCS
+
+rowCS:
+	VADDPS (AX), Y0, Y0
+	ADDQ R8, AX
+	DECQ BX
+	JNZ  rowCS
+
+storeCS:
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNZ  colCS
+	VZEROUPPER
+
+doneCS:
+	RET
+
+// func spLanes64x512(nout, nblk int, ptr, idx *int32, val, x *float32, ldx int, out *float32, ldo int)
+//
+// spLanes64 with AVX-512: the same chains, four 16-lane vectors.
+TEXT ·spLanes64x512(SB), NOSPLIT, $0-72
+	MOVQ nout+0(FP), R11
+	MOVQ nblk+8(FP), R12
+	MOVQ ptr+16(FP), CX
+	MOVQ idx+24(FP), R14
+	MOVQ val+32(FP), SI
+	MOVQ x+40(FP), DI
+	MOVQ ldx+48(FP), R8
+	MOVQ out+56(FP), DX
+	MOVQ ldo+64(FP), R9
+	TESTQ R11, R11
+	JEQ  done512
+	MOVLQSX (CX), AX
+	ADDQ $4, CX
+
+out512:
+	MOVQ R12, R13
+
+blk512:
+	MOVLQSX (CX), BX
+	ADDQ $4, CX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	CMPQ AX, BX
+	JGE  add512
+
+chain512:
+	MOVLQSX (R14)(AX*4), R10
+	IMULQ R8, R10
+	ADDQ DI, R10
+	VBROADCASTSS (SI)(AX*4), Z8
+	VFMADD231PS 0(R10), Z8, Z0
+	VFMADD231PS 64(R10), Z8, Z1
+	VFMADD231PS 128(R10), Z8, Z2
+	VFMADD231PS 192(R10), Z8, Z3
+	INCQ AX
+	CMPQ AX, BX
+	JLT  chain512
+
+add512:
+	VADDPS 0(DX), Z0, Z0
+	VMOVUPS Z0, 0(DX)
+	VADDPS 64(DX), Z1, Z1
+	VMOVUPS Z1, 64(DX)
+	VADDPS 128(DX), Z2, Z2
+	VMOVUPS Z2, 128(DX)
+	VADDPS 192(DX), Z3, Z3
+	VMOVUPS Z3, 192(DX)
+	DECQ R13
+	JNZ  blk512
+	ADDQ R9, DX
+	DECQ R11
+	JNZ  out512
+
+done512:
+	VZEROUPPER
+	RET
+
+// func bcastRows(n, ld8 int, b, out *float32)
+//
+// out[j·8·ld8 + i] = b[j] for j < n, i < 8·ld8.
+TEXT ·bcastRows(SB), NOSPLIT, $0-32
+	MOVQ n+0(FP), CX
+	MOVQ b+16(FP), SI
+	MOVQ out+24(FP), DI
+	TESTQ CX, CX
+	JEQ  doneBR
+
+rowBR:
+	VBROADCASTSS (SI), Y0
+	MOVQ ld8+8(FP), BX
+
+laneBR:
+	VMOVUPS Y0, (DI)
+	ADDQ $32, DI
+	DECQ BX
+	JNZ  laneBR
+	ADDQ $4, SI
+	DECQ CX
+	JNZ  rowBR
+	VZEROUPPER
+
+doneBR:
+	RET

@@ -33,11 +33,23 @@ func sameBits(t *testing.T, what string, got, want []float32) {
 
 // TestPatternBitIdentical compares every sparse product with Sgemm on the
 // masked dense matrix, bit for bit, over sizes that cross the 256-blocks of
-// the inner index and batches that cross the 8- and 64-lane chunks.
+// the inner index and batches that cross the 8- and 64-lane chunks, with
+// the AVX2 kernels and (where the CPU has them) the AVX-512 ones.
 func TestPatternBitIdentical(t *testing.T) {
 	if !HasAVX2 {
 		t.Skip("no AVX2/FMA")
 	}
+	defer SetAVX512(SetAVX512(false))
+	for _, on := range []bool{false, true} {
+		if on && !HasAVX512 {
+			continue
+		}
+		SetAVX512(on)
+		testPattern(t)
+	}
+}
+
+func testPattern(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	sizes := [][2]int{{784, 300}, {300, 100}, {100, 10}, {5, 3}, {257, 513}, {1, 1}}
 	for _, sz := range sizes {
@@ -69,6 +81,9 @@ func TestPatternBitIdentical(t *testing.T) {
 				Sgemm(false, false, batch, n, k, x, k, w, n, 1, want, n)
 				p.Forward(got, x, w, batch)
 				sameBits(t, "Forward", got, want)
+				got3 := randMatrix(rng, batch*n, false)
+				p.ForwardBias(got3, x, w, bias, batch)
+				sameBits(t, "ForwardBias", got3, want)
 				p.SetWeights(w)
 				p.ForwardScatter(got2, x, batch)
 				sameBits(t, "ForwardScatter", got2, want)
@@ -91,9 +106,44 @@ func TestPatternBitIdentical(t *testing.T) {
 				sameBits(t, "GradW", gotW, wantW)
 				p.GradW(gotW, x, dz, batch) // the second call does not clear
 				sameBits(t, "GradW again", gotW, wantW)
+				sameBits(t, "KeptGrad", keptGrad(t, p), gatherAt(wantW, p.KeptOffsets()))
+				p.GradW(nil, x, dz, batch)
+				sameBits(t, "KeptGrad without dw", keptGrad(t, p), gatherAt(wantW, p.KeptOffsets()))
+				if _, ok := p.KeptGrad(); ok {
+					t.Fatal("KeptGrad: a second call says the gradient is new")
+				}
+				// An optimizer step through KeptValues, then the
+				// products with the new weights.
+				p.Forward(append([]float32(nil), got...), x, w, batch)
+				vals := p.KeptValues(w)
+				sameBits(t, "KeptValues", vals, gatherAt(w, p.KeptOffsets()))
+				for q, o := range p.KeptOffsets() {
+					vals[q] *= 0.5
+					w[o] = vals[q]
+				}
+				Sgemm(false, true, batch, k, n, dz, n, w, n, 0, wantX, k)
+				p.GradX(gotX, dz, w, batch)
+				sameBits(t, "GradX after KeptValues", gotX, wantX)
 			}
 		}
 	}
+}
+
+func keptGrad(t *testing.T, p *Pattern) []float32 {
+	t.Helper()
+	g, ok := p.KeptGrad()
+	if !ok {
+		t.Fatal("KeptGrad: GradW's gradient is not marked new")
+	}
+	return g
+}
+
+func gatherAt(a []float32, off []int32) []float32 {
+	out := make([]float32, len(off))
+	for q, o := range off {
+		out[q] = a[o]
+	}
+	return out
 }
 
 func TestNewPatternRejects(t *testing.T) {
