@@ -248,6 +248,9 @@ func (b *bench) stage(format string, a ...any) {
 func (b *bench) all(ctx context.Context) error {
 	b.stage("CPU: %s; Go %s, GOMAXPROCS %d, %d CPUs, matrix products: %s; thread counts measured: %v",
 		cpuName(), runtime.Version(), runtime.GOMAXPROCS(0), runtime.NumCPU(), train.Backend(), b.o.threads)
+	if env := torchISA(os.Getenv("SHEARS_CPU")); env != nil {
+		b.stage("SHEARS_CPU=%s: PyTorch runs with %s", os.Getenv("SHEARS_CPU"), strings.Join(env, " "))
+	}
 	if b.o.torch {
 		b.findTorch(ctx)
 		if b.python != "" {
@@ -474,10 +477,23 @@ func (b *bench) addPruneRows(what string, goSecs, pySecs map[int]float64) {
 	}
 }
 
+// torchISA returns the environment that holds PyTorch to the instruction
+// set SHEARS_CPU holds the Go side to, so that SHEARS_CPU=avx2 compares the
+// two as on a CPU without AVX-512: ATen's kernels (ATEN_CPU_CAPABILITY),
+// oneDNN's convolutions (DNNL_MAX_CPU_ISA) and OpenBLAS's matrix products
+// (OPENBLAS_CORETYPE=Haswell, its AVX2 kernels). Other values add nothing.
+func torchISA(shearsCPU string) []string {
+	if shearsCPU != "avx2" {
+		return nil
+	}
+	return []string{"ATEN_CPU_CAPABILITY=avx2", "DNNL_MAX_CPU_ISA=AVX2", "OPENBLAS_CORETYPE=Haswell"}
+}
+
 // script runs one of the PyTorch scripts and returns its standard output.
 // Its standard error is passed through.
 func (b *bench) script(ctx context.Context, name string, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, b.python, append([]string{filepath.Join(b.scripts, name)}, args...)...)
+	cmd.Env = append(os.Environ(), torchISA(os.Getenv("SHEARS_CPU"))...)
 	var out bytes.Buffer
 	pr, pw := io.Pipe()
 	cmd.Stdout = io.MultiWriter(&out, pw)

@@ -161,3 +161,19 @@ func TestBadFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestTorchISA: SHEARS_CPU=avx2 holds PyTorch's three libraries to AVX2;
+// nothing else adds to its environment.
+func TestTorchISA(t *testing.T) {
+	got := strings.Join(torchISA("avx2"), " ")
+	for _, want := range []string{"ATEN_CPU_CAPABILITY=avx2", "DNNL_MAX_CPU_ISA=AVX2", "OPENBLAS_CORETYPE=Haswell"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("torchISA(avx2) = %q, lacks %s", got, want)
+		}
+	}
+	for _, v := range []string{"", "generic", "avx512"} {
+		if env := torchISA(v); env != nil {
+			t.Errorf("torchISA(%q) = %v, want nothing", v, env)
+		}
+	}
+}
