@@ -30,10 +30,28 @@ the best repeat of each.
 """
 
 import argparse
+import os
+import sys
 import time
 
-import torch
-import torch.nn as nn
+
+def _threads_arg(argv):
+    """The value of --threads in argv (1 when absent or unreadable)."""
+    for i, a in enumerate(argv):
+        v = a.split("=", 1)[1] if a.startswith("--threads=") else (argv[i + 1] if a == "--threads" and i + 1 < len(argv) else None)
+        if v is not None and v.isdigit() and int(v) > 0:
+            return v
+    return "1"
+
+
+# Debian's torch does its matrix products in OpenBLAS, which starts a thread
+# pool of its own that torch.set_num_threads does not size (torch reports
+# BLAS_INFO=generic): without this a "one-thread" run used both cores. Hold
+# OpenBLAS to --threads before torch loads it (a value already set wins).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", _threads_arg(sys.argv))
+
+import torch  # noqa: E402  (after OPENBLAS_NUM_THREADS)
+import torch.nn as nn  # noqa: E402
 
 
 def convnet(in_shape, convs, hidden, classes=10):
@@ -133,7 +151,7 @@ def main():
               f"({1e3 * el / n:.3f} ms/step); {cpu:.2f} s of CPU time: {cpu_rate:.1f} samples per CPU second", flush=True)
     print(f"pytorch {torch.__version__} on {cpu_name()}, model={args.model}, "
           f"{torch.get_num_threads()} thread(s), batch {args.batch}, foreach={args.foreach}, "
-          f"flush_denormal={flushed}: best {best:.1f} samples/s, {best_cpu:.1f} samples per CPU second")
+          f"flush_denormal={flushed}, openblas_threads={os.environ['OPENBLAS_NUM_THREADS']}: best {best:.1f} samples/s, {best_cpu:.1f} samples per CPU second")
 
 
 if __name__ == "__main__":
