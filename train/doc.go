@@ -107,7 +107,7 @@
 // input gradient and its weight gradient at the kept weights only, and the
 // optimizer (Adam, Momentum) then updates kept weights only, their state
 // compact. Config.Kernels chooses: KernelsAuto (the default) runs sparse
-// the layers that keep at most SparseThreshold (25%, measured) of their
+// the layers that keep at most SparseThreshold (35%, measured) of their
 // weights, KernelsDense and KernelsSparse force one way; SparseLayers says
 // which layers run sparse. The sparse sums follow the dense kernel's order
 // (blocks of 256 terms, one fused multiply-add chain each, pruned terms left
