@@ -593,39 +593,39 @@ const unalignedOK = runtime.GOARCH == "amd64" || runtime.GOARCH == "arm64"
 // apart. u counts kernel rows (c, ki): each is KW consecutive columns, one
 // run of xp.
 func im2colT[T float](g convGeom, xp, colT []T, u0, u1 int) {
-	hp, wp, kw := g.padH(), g.padW(), g.KW
+	hp, wp, kw, st := g.padH(), g.padW(), g.KW, g.Stride
 	n := (u1 - u0) * kw
-	off0 := (u0/g.KH*hp + u0%g.KH) * wp // xp offset of kernel row u0
-	ki0 := u0 % g.KH
-	skip := (hp - g.KH) * wp // from a channel's last kernel row to the next's first
-	p := 0
+	// Kernel row by kernel row (c, ki), then along the output row: the
+	// source of one kernel row moves by the stride from a pixel to the next
+	// and its destination by n, so the inner loop is the copies alone.
 	for oh := 0; oh < g.OH; oh++ {
-		for ow := 0; ow < g.OW; ow++ {
-			d := colT[p*n:][:n]
-			p++
-			src := xp[oh*g.Stride*wp+ow*g.Stride:]
-			off, ki := off0, ki0
-			for r := 0; r < n; r += kw {
-				s := src[off:]
-				switch {
-				case kw == 3 && isF32[T]() && unalignedOK:
-					// two moves, not three (float32 only: 8 + 4 bytes)
-					s, dd := s[:3:3], d[r:r+3:r+3]
-					*(*uint64)(unsafe.Pointer(&dd[0])) = *(*uint64)(unsafe.Pointer(&s[0]))
-					dd[2] = s[2]
-				case kw == 5 && isF32[T]() && unalignedOK:
-					// 16 + 4 bytes
-					s, dd := s[:5:5], d[r:r+5:r+5]
+		row := colT[oh*g.OW*n:]
+		c, ki := u0/g.KH, u0%g.KH
+		for r := 0; r < n; r += kw {
+			src := xp[(c*hp+oh*st+ki)*wp:]
+			switch {
+			case kw == 5 && isF32[T]() && unalignedOK:
+				// 16 + 4 bytes (float32 only)
+				for ow, d := 0, r; ow < g.OW; ow, d = ow+1, d+n {
+					s, dd := src[ow*st:ow*st+5:ow*st+5], row[d:d+5:d+5]
 					*(*[2]uint64)(unsafe.Pointer(&dd[0])) = *(*[2]uint64)(unsafe.Pointer(&s[0]))
 					dd[4] = s[4]
-				default:
-					copy(d[r:r+kw], s)
 				}
-				off += wp
-				if ki++; ki == g.KH {
-					ki = 0
-					off += skip
+			case kw == 3 && isF32[T]() && unalignedOK:
+				// 8 + 4 bytes
+				for ow, d := 0, r; ow < g.OW; ow, d = ow+1, d+n {
+					s, dd := src[ow*st:ow*st+3:ow*st+3], row[d:d+3:d+3]
+					*(*uint64)(unsafe.Pointer(&dd[0])) = *(*uint64)(unsafe.Pointer(&s[0]))
+					dd[2] = s[2]
 				}
+			default:
+				for ow, d := 0, r; ow < g.OW; ow, d = ow+1, d+n {
+					copy(row[d:d+kw], src[ow*st:ow*st+kw])
+				}
+			}
+			if ki++; ki == g.KH {
+				ki = 0
+				c++
 			}
 		}
 	}
