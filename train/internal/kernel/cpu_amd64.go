@@ -15,20 +15,24 @@ func xgetbv() (eax, edx uint32)
 // limits both to an older CPU's, to measure or test its paths on this one:
 // SHEARS_CPU=avx2 turns AVX-512 off, SHEARS_CPU=generic every assembly
 // kernel (the Go code runs).
-var HasAVX2, HasAVX512 = limit(os.Getenv("SHEARS_CPU"))(features())
+var HasAVX2, HasAVX512 = cpuFeatures(os.Getenv("SHEARS_CPU"))
 
-// limit returns the function that applies a SHEARS_CPU value to the CPU's
-// features; an empty or unknown value leaves them as they are.
-func limit(env string) func(avx2, avx512 bool) (bool, bool) {
-	return func(avx2, avx512 bool) (bool, bool) {
-		switch env {
-		case "avx2":
-			return avx2, false
-		case "generic":
-			return false, false
-		}
-		return avx2, avx512
+// cpuFeatures returns the CPU's features as limited by a SHEARS_CPU value.
+func cpuFeatures(env string) (avx2, avx512 bool) {
+	avx2, avx512 = features()
+	return limit(env, avx2, avx512)
+}
+
+// limit applies a SHEARS_CPU value to the features avx2 and avx512; an
+// empty or unknown value leaves them as they are.
+func limit(env string, avx2, avx512 bool) (bool, bool) {
+	switch env {
+	case "avx2":
+		return avx2, false
+	case "generic":
+		return false, false
 	}
+	return avx2, avx512
 }
 
 // features reads CPUID and XCR0. AVX2 needs FMA, AVX2, OSXSAVE and the XMM

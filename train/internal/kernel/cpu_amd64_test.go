@@ -18,7 +18,7 @@ func TestLimit(t *testing.T) {
 		{"AVX2", true, true, true, true},     // unknown: unchanged
 		{"avx2", false, false, false, false},
 	} {
-		a2, a5 := limit(c.env)(c.avx2, c.avx512)
+		a2, a5 := limit(c.env, c.avx2, c.avx512)
 		if a2 != c.wantAVX2 || a5 != c.wantAVX512 {
 			t.Errorf("SHEARS_CPU=%q on avx2=%v avx512=%v: got %v %v, want %v %v", c.env, c.avx2, c.avx512, a2, a5, c.wantAVX2, c.wantAVX512)
 		}
